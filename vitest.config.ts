@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     setupFiles: ['reflect-metadata'],
+    reporters: ['default', './tools/summary-reporter.ts'],
   },
 });

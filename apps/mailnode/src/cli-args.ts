@@ -1,0 +1,81 @@
+/** Command line: a command word, then the node's common settings (they override the config file). */
+import { parseArgs } from 'node:util';
+
+export const COMMANDS = ['run', 'passwd', 'help'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliArgs {
+  readonly command: Command;
+  readonly config?: string;
+  readonly stateDir?: string;
+  readonly users?: string;
+  readonly pop3: string[];
+  readonly pop3s: string[];
+  readonly scheme?: string;
+  readonly passwordFile?: string;
+  readonly version: boolean;
+  readonly positionals: string[];
+}
+
+export const HELP = `Usage: node apps/mailnode [command] [options]
+
+mailnode retrieves mail from remote POP3 mailboxes, stores it in local Maildir
+mailboxes and serves it to POP3 clients, all in one process.
+
+Commands:
+  run (default)            Start the node: POP3 server (and, once configured, retriever).
+  passwd                   Hash a password for the users file (like doveadm pw).
+                           Reads the password from --password-file, or from standard input.
+  help                     Show this text.
+
+Options:
+  --config FILE            Configuration file (YAML or JSON). Default: the embedded
+                           config/mailnode.yaml (POP3 on 127.0.0.1:1110 with STLS and
+                           127.0.0.1:1995 with implicit TLS, demo users).
+  --state-dir DIR          Where mailnode writes: Maildirs, certificates, locks, logs.
+  --users FILE             A users file (username:password lines) for the Directory.
+  --pop3 ADDR:PORT         POP3 listener with STLS offered (repeatable; replaces the
+                           configured listeners).
+  --pop3s ADDR:PORT        POP3 listener with implicit TLS (repeatable).
+  -s, --scheme SCHEME      passwd: ARGON2ID (default), SHA512-CRYPT, BLF-CRYPT, CRAM-MD5,
+                           SSHA512 or PLAIN.
+  --password-file FILE     passwd: read the password from this file.
+  --version                Print the version.
+  -h, --help               Show this text.
+
+Signals: SIGINT and SIGTERM close the listeners, end open sessions without committing
+their deletions, and exit 0. See docs/ for the configuration reference and operations.
+`;
+
+export function parseCli(argv: readonly string[]): CliArgs {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      'state-dir': { type: 'string' },
+      users: { type: 'string' },
+      pop3: { type: 'string', multiple: true },
+      pop3s: { type: 'string', multiple: true },
+      scheme: { type: 'string', short: 's' },
+      'password-file': { type: 'string' },
+      version: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const word = positionals[0] ?? 'run';
+  if (!(COMMANDS as readonly string[]).includes(word)) throw new Error(`unknown command '${word}' (try --help)`);
+  return {
+    command: values.help ? 'help' : (word as Command),
+    config: values.config,
+    stateDir: values['state-dir'],
+    users: values.users,
+    pop3: values.pop3 ?? [],
+    pop3s: values.pop3s ?? [],
+    scheme: values.scheme,
+    passwordFile: values['password-file'],
+    version: values.version ?? false,
+    positionals: positionals.slice(1),
+  };
+}

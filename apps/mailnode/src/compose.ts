@@ -1,0 +1,52 @@
+/**
+ * The composition root: one DI container holding the config, logger, Directory, Message-Store
+ * and transcript; the apps are resolved from it.
+ */
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { hostname as osHostname } from 'node:os';
+import { CONFIG, type MailnodeConfig } from '@mailnode/config';
+import { DIRECTORY, FileDirectory, type Directory } from '@mailnode/directory';
+import { FileTranscript, LOGGER, NO_TRANSCRIPT, TRANSCRIPT, type Logger } from '@mailnode/logging';
+import { MaildirStore } from '@mailnode/maildir';
+import { MESSAGE_STORE } from '@mailnode/message-store';
+import { loadTlsMaterial, Pop3Server, TLS_MATERIAL, type TlsMaterial } from '@mailnode/pop3-server';
+
+export function createDirectory(config: MailnodeConfig, log: Logger): Directory {
+  const settings = config.directory;
+  const directoryLog = log.child({ component: 'directory' });
+  return new FileDirectory({
+    usersFile: settings.users,
+    aliasesFile: settings.aliases,
+    domainsFile: settings.domains,
+    reloadCheckMs: settings.reload_check,
+    verifyCacheSize: settings.verify_cache,
+    log: directoryLog,
+  });
+}
+
+/** TLS material is only loaded (or generated) when some listener uses TLS without its own files. */
+async function tlsMaterialFor(config: MailnodeConfig): Promise<TlsMaterial | null> {
+  const needed = config.pop3server.enabled && config.pop3server.listeners.some((listener) => listener.ssl && !(listener.ssl.cert && listener.ssl.key));
+  if (!needed) return null;
+  return loadTlsMaterial(config.tls.cert, config.tls.key, { selfSigned: config.tls.self_signed, hostname: config.hostname ?? osHostname() });
+}
+
+export async function composeNode(config: MailnodeConfig, log: Logger): Promise<DependencyContainer> {
+  const container = rootContainer.createChildContainer();
+  container.register(CONFIG, { useValue: config });
+  container.register(LOGGER, { useValue: log });
+  container.register(DIRECTORY, { useValue: createDirectory(config, log) });
+  container.register(MESSAGE_STORE, {
+    useValue: new MaildirStore({
+      root: config.message_store.root,
+      hostname: config.hostname,
+      smallMessageBytes: config.message_store.small_message_bytes,
+      log: log.child({ component: 'maildir' }),
+    }),
+  });
+  container.register(TRANSCRIPT, { useValue: config.pop3server.transcript ? new FileTranscript(config.pop3server.transcript) : NO_TRANSCRIPT });
+  container.register(TLS_MATERIAL, { useValue: await tlsMaterialFor(config) });
+  container.registerSingleton(Pop3Server);
+  return container;
+}

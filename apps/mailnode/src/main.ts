@@ -1,0 +1,49 @@
+/** Entry point of `node apps/mailnode`: parse the command line, run a command, exit cleanly. */
+import 'reflect-metadata';
+import { ConfigError } from '@mailnode/config';
+import { VERSION } from '@mailnode/pop3-server';
+import { HELP, parseCli } from './cli-args.ts';
+import { passwdCommand } from './passwd-command.ts';
+import { runNode, StartupError } from './run-node.ts';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseCli(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`mailnode: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (args.version) {
+    process.stdout.write(`mailnode ${VERSION}\n`);
+    return 0;
+  }
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'passwd':
+      process.stdout.write(`${await passwdCommand({ scheme: args.scheme, passwordFile: args.passwordFile, stdin: process.stdin })}\n`);
+      return 0;
+    case 'run':
+      await runNode({
+        configFile: args.config,
+        overrides: { stateDir: args.stateDir, usersFile: args.users, pop3: args.pop3, pop3s: args.pop3s },
+        print: (line) => process.stdout.write(`${line}\n`),
+      });
+      return 0;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof StartupError) {
+      process.stderr.write(`mailnode: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    const address = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ` (${(error as Error).message})` : '';
+    process.stderr.write(`mailnode: ${address ? `cannot listen${address}` : (error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,228 @@
+/**
+ * One client connection: bytes in → lines → session events, replies and messages out, with
+ * backpressure both ways. The session machine decides what each line means; this file only
+ * moves data, queues pipelined commands and swaps the socket for TLS on STLS.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { MessageContent } from '@mailnode/message-store';
+import { encodeMessage, LineDecoder, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
+import { isVerb, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
+import { maskCommand, type Transcript } from '@mailnode/logging';
+import { clientCommonName } from './tls-identity.ts';
+
+export interface ConnectionOptions {
+  readonly id: string;
+  readonly lineLength: number;
+  readonly idleTimeoutMs: number;
+  /** Pipelined lines held before we stop reading from the socket. */
+  readonly maxQueuedLines: number;
+  readonly transcript: Transcript;
+  /** For STLS; absent when the listener offers no TLS. */
+  readonly tls?: { readonly context: SecureContext; readonly requestCert: boolean };
+}
+
+export class Pop3Connection implements SessionIO {
+  private socket: Socket;
+  private decoder: LineDecoder;
+  private readonly queue: SessionEvent[] = [];
+  private actor: Pop3ServerSessionActor | undefined;
+  private pumping = false;
+  private closed = false;
+  private ended = false;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  private readonly closeListeners: Array<() => void> = [];
+
+  constructor(
+    socket: Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.socket = socket;
+    this.decoder = new LineDecoder({ maxLineLength: options.lineLength });
+    this.attach(socket);
+  }
+
+  /** Start feeding the session; the machine's entry action sends the greeting. */
+  bind(actor: Pop3ServerSessionActor): void {
+    this.actor = actor;
+    actor.subscribe({
+      next: (snapshot) => {
+        // Observers run inside the actor's own processing, where send() is only queued and the
+        // snapshot would look ready for every pipelined line: pump once that step is over.
+        if (snapshot.hasTag('ready') && this.queue.length > 0) queueMicrotask(() => this.pump());
+      },
+      error: () => this.close(),
+    });
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  // ---- SessionIO ---------------------------------------------------------------------------
+
+  write(text: string): void {
+    if (this.closed) return;
+    this.options.transcript.server(this.options.id, firstLine(text));
+    this.socket.write(text);
+  }
+
+  async sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void> {
+    if (this.closed) throw new Error('connection closed');
+    this.options.transcript.server(this.options.id, firstLine(status));
+    if (content.kind === 'buffer') {
+      this.socket.write(status);
+      await this.writeWithBackpressure(encodeMessage(content.data, options));
+      return;
+    }
+    const encoder = new MessageEncoder(options);
+    this.socket.write(status);
+    try {
+      for await (const chunk of content.stream) {
+        await this.writeWithBackpressure(encoder.write(chunk as Buffer));
+        if (encoder.done) break;
+      }
+    } finally {
+      content.stream.destroy();
+    }
+    await this.writeWithBackpressure(encoder.end());
+  }
+
+  async startTls(): Promise<{ clientName?: string }> {
+    const tls = this.options.tls;
+    if (!tls) throw new Error('TLS is not configured on this listener');
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.setTimeout(0);
+    // STARTTLS injection: whatever the client sent after STLS in plaintext is thrown away.
+    this.queue.length = 0;
+    this.decoder = new LineDecoder({ maxLineLength: this.options.lineLength });
+    await flushed(raw);
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert: tls.requestCert, rejectUnauthorized: false });
+    this.socket = secure;
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secure', resolve);
+      secure.once('error', reject);
+      secure.once('close', () => reject(new Error('connection closed during TLS handshake')));
+    });
+    this.attach(secure);
+    this.options.transcript.note(this.options.id, 'TLS started');
+    return { clientName: clientCommonName(secure) };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+    // A client that never reads must not keep the socket (and its buffers) alive.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Server shutdown: tell the session, which answers and closes. */
+  shutdown(): void {
+    this.tell({ type: 'SHUTDOWN' });
+  }
+
+  /** Events for a session that already ended are dropped (XState warns about them otherwise). */
+  private tell(event: SessionEvent): void {
+    if (this.actor?.getSnapshot().status === 'active') this.actor.send(event);
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  private attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.setTimeout(this.options.idleTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('timeout', () => this.tell({ type: 'TIMEOUT' }));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.handleClose());
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const line of this.decoder.push(chunk)) {
+      this.queue.push(this.toEvent(line));
+    }
+    if (this.queue.length >= this.options.maxQueuedLines) this.socket.pause();
+    this.pump();
+  }
+
+  private toEvent(line: ReturnType<LineDecoder['push']>[number]): SessionEvent {
+    if (line.kind === 'too-long') {
+      this.options.transcript.client(this.options.id, `[line of ${line.length} bytes]`);
+      return { type: 'BAD_LINE', reason: 'too-long' };
+    }
+    // SASL responses are decided when dispatched: the state may change before then.
+    return { type: 'SASL_RESPONSE', line: line.text };
+  }
+
+  /** Hand queued lines to the session one at a time, whenever it is ready for the next. */
+  private pump(): void {
+    if (this.pumping || !this.actor) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const snapshot = this.actor.getSnapshot();
+        if (snapshot.status !== 'active' || !snapshot.hasTag('ready')) break;
+        const raw = this.queue.shift()!;
+        this.actor.send(snapshot.hasTag('sasl') ? this.saslEvent(raw) : this.commandEvent(raw));
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.queue.length < this.options.maxQueuedLines && this.socket.isPaused() && !this.closed) this.socket.resume();
+  }
+
+  private saslEvent(event: SessionEvent): SessionEvent {
+    if (event.type === 'SASL_RESPONSE') this.options.transcript.client(this.options.id, '****');
+    return event;
+  }
+
+  private commandEvent(event: SessionEvent): SessionEvent {
+    if (event.type !== 'SASL_RESPONSE') return event;
+    this.options.transcript.client(this.options.id, maskCommand(event.line));
+    const parsed = parseCommand(event.line);
+    if (!parsed.ok) return { type: 'BAD_LINE', reason: parsed.error };
+    if (!isVerb(parsed.verb)) return { type: 'UNKNOWN', verb: parsed.verb };
+    return { type: parsed.verb, args: parsed.args, rest: parsed.rest };
+  }
+
+  private handleClose(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closed = true;
+    this.tell({ type: 'DISCONNECTED' });
+    for (const listener of this.closeListeners) listener();
+    this.closeListeners.length = 0;
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  private writeWithBackpressure(data: Buffer): Promise<void> {
+    if (this.closed || this.socket.destroyed) return Promise.reject(new Error('connection closed'));
+    if (this.socket.write(data)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const socket = this.socket;
+      const done = (error?: Error) => {
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error('connection closed'));
+      socket.on('drain', onDrain);
+      socket.on('close', onClose);
+    });
+  }
+}
+
+function firstLine(text: string): string {
+  const end = text.indexOf('\r\n');
+  return end < 0 || end === text.length - 2 ? text : `${text.slice(0, end)} [...]`;
+}
+
+function flushed(socket: Socket): Promise<void> {
+  if (socket.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => socket.once('drain', () => resolve()));
+}

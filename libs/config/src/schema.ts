@@ -1,0 +1,100 @@
+/**
+ * The mailnode configuration file: YAML (or JSON), Mailismus setting names.
+ * Paths may use `${state_dir}`; relative paths are relative to the config file.
+ */
+import { z } from 'zod';
+import { authTypes, duration, optionalAuthTypes, positiveInt, yesNo } from './schema-types.ts';
+
+const sslSchema = z.strictObject({
+  /** Y: connections start in plaintext and switch with STLS. N: implicit TLS from the first byte. */
+  latent: yesNo(false),
+  /** With latent=Y: no login is accepted before STLS. */
+  mandatory: yesNo(false),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  /** CA bundle for client certificates; when set, clients may present one (SASL EXTERNAL). */
+  client_ca: z.string().optional(),
+});
+
+const listenerSchema = z.strictObject({
+  interface: z.string().min(1).default('0.0.0.0'),
+  /** Defaults to 110, or 995 when SSL is not latent. 0 picks a free port (tests). */
+  port: z.number().int().min(0).max(65535).optional(),
+  ssl: sslSchema.optional(),
+});
+
+/** Every limit a client can run into is named here, with its default. */
+const pop3LimitsSchema = z.strictObject({
+  /** Longest command line in bytes (RFC 2449 allows 255). */
+  line_length: positiveInt(512, 64, 65536),
+  /** Unknown, malformed or out-of-state commands before the session is closed. */
+  bad_commands: positiveInt(10),
+  /** Failed logins before the session is closed. */
+  auth_failures: positiveInt(3),
+  /** Pause before answering a failed login (slows password guessing). */
+  auth_failure_delay: duration('2s'),
+  /** Simultaneous connections over all listeners. */
+  connections: positiveInt(2000),
+  /** Simultaneous connections from one IP address. */
+  connections_per_ip: positiveInt(50),
+});
+
+const pop3ServerSchema = z.strictObject({
+  enabled: yesNo(true),
+  greet: z.string().min(1).default('mailnode POP3 Ready'),
+  authtypes: authTypes('all'),
+  /** Defaults per listener, as the Mailismus manual says (see docs/configuration.md). */
+  authtypes_ssl: optionalAuthTypes(),
+  transcript: z.string().optional(),
+  timeout: duration('2m'),
+  expire: z.number().int().min(-1).default(-1),
+  outlook_no_nuls: yesNo(false),
+  oe_ns_eoh: yesNo(false),
+  limits: pop3LimitsSchema.prefault({}),
+  listeners: z.array(listenerSchema).min(1).prefault([{}]),
+});
+
+const filesDirectorySchema = z.strictObject({
+  type: z.literal('files'),
+  users: z.string().default('${state_dir}/directory/users'),
+  aliases: z.string().default('${state_dir}/directory/aliases'),
+  domains: z.string().default('${state_dir}/directory/domains'),
+  /** Copy these Directory files into place when they do not exist yet (the demo users). */
+  seed_from: z.string().optional(),
+  reload_check: duration('1s'),
+  verify_cache: z.number().int().min(0).default(1000),
+});
+
+export const configSchema = z.strictObject({
+  state_dir: z.string().min(1).default('state'),
+  hostname: z.string().min(1).optional(),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      file: z.string().optional(),
+    })
+    .prefault({}),
+  tls: z
+    .strictObject({
+      cert: z.string().default('${state_dir}/tls/cert.pem'),
+      key: z.string().default('${state_dir}/tls/key.pem'),
+      /** Generate a self-signed certificate when cert and key do not exist. */
+      self_signed: yesNo(true),
+    })
+    .prefault({}),
+  directory: z.discriminatedUnion('type', [filesDirectorySchema]).prefault({ type: 'files' }),
+  message_store: z
+    .strictObject({
+      root: z.string().default('${state_dir}/mail'),
+      small_message_bytes: positiveInt(65536, 1024, 16 * 1024 * 1024),
+    })
+    .prefault({}),
+  pop3server: pop3ServerSchema.prefault({}),
+});
+
+export type MailnodeConfig = z.output<typeof configSchema>;
+export type Pop3ServerConfig = MailnodeConfig['pop3server'];
+export type Pop3ListenerConfig = Pop3ServerConfig['listeners'][number];
+export type Pop3Limits = Pop3ServerConfig['limits'];
+export type DirectoryConfig = MailnodeConfig['directory'];
+export type FilesDirectoryConfig = Extract<DirectoryConfig, { type: 'files' }>;

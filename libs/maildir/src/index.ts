@@ -1,0 +1,14 @@
+export { MaildirStore } from './maildir-store.ts';
+export type { MaildirStoreOptions, MaildirLogger } from './options.ts';
+export {
+  parseMaildirName,
+  newUniqueName,
+  newFileName,
+  curFileName,
+  encodeHost,
+  withSizes,
+  deliveryTime,
+} from './filename.ts';
+export type { ParsedMaildirName, DeliveryTime } from './filename.ts';
+export { uidlFor } from './uidl.ts';
+export { validateUser, LOCK_FILE_NAME } from './user-path.ts';

@@ -1,0 +1,229 @@
+import { open, stat, unlink, utimes } from 'node:fs/promises';
+import { sep } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { MailboxLockedError } from '@mailnode/message-store';
+import { errorCode, isMissing, unavailable } from './io-error.ts';
+import type { MaildirLogger } from './options.ts';
+import { isProcessAlive, ownStartTime, startTimeOf } from './process-start.ts';
+
+/** What a lock file holds: enough to decide whether its holder still lives. */
+export interface LockRecord {
+  readonly pid: number;
+  readonly host: string;
+  readonly start: number | null;
+}
+
+export interface LockOptions {
+  readonly hostname: string;
+  readonly foreignLockStaleMs: number;
+  readonly fileMode: number;
+  readonly log: MaildirLogger;
+  /** Creates the Maildir when the lock file cannot be created because it is missing. */
+  readonly createMaildir: () => Promise<void>;
+}
+
+/**
+ * A lock file that is empty or garbled may be one being written right now; after this long
+ * its writer died between create and write, and the file must not lock the user out.
+ */
+const UNREADABLE_LOCK_GRACE_MS = 10_000;
+
+/** Locks held by this process, by lock path: a second open fails without touching the disk. */
+const heldLocks = new Map<string, MailboxLock>();
+
+interface LockSnapshot {
+  readonly text: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly mtimeMs: number;
+}
+
+type Verdict = { kind: 'gone' } | { kind: 'stale'; snapshot: LockSnapshot; why: string } | { kind: 'held'; holder: string };
+
+/** Exclusive per-mailbox lock across processes and hosts: `<Maildir>/mailnode-pop3.lock`. */
+export class MailboxLock {
+  private released = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly options: LockOptions,
+  ) {}
+
+  static async acquire(user: string, path: string, options: LockOptions): Promise<MailboxLock> {
+    if (heldLocks.has(path)) throw new MailboxLockedError(user, describe({ pid: process.pid, host: options.hostname }));
+    const lock = new MailboxLock(path, options);
+    // Claimed before the first await so a concurrent open in this process fails fast.
+    heldLocks.set(path, lock);
+    try {
+      await lock.create(user);
+    } catch (error) {
+      heldLocks.delete(path);
+      throw error;
+    }
+    lock.startRefresh();
+    return lock;
+  }
+
+  /** Removes the lock file. Idempotent; failures are logged (a leftover names a dead or our own pid and is stale). */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.refreshTimer);
+    try {
+      await unlink(this.path);
+    } catch (error) {
+      if (!isMissing(error)) this.options.log.warn({ err: error, path: this.path }, 'cannot remove mailbox lock');
+    } finally {
+      if (heldLocks.get(this.path) === this) heldLocks.delete(this.path);
+    }
+  }
+
+  private async create(user: string): Promise<void> {
+    const record: LockRecord = { pid: process.pid, host: this.options.hostname, start: ownStartTime() };
+    const text = JSON.stringify(record);
+    let createdMaildir = false;
+    let retried = false;
+    for (;;) {
+      let handle: FileHandle;
+      try {
+        handle = await open(this.path, 'wx', this.options.fileMode);
+      } catch (error) {
+        const code = errorCode(error);
+        if (code === 'ENOENT' && !createdMaildir) {
+          createdMaildir = true;
+          await this.options.createMaildir();
+          continue;
+        }
+        if (code !== 'EEXIST') throw unavailable(`cannot lock mailbox of ${user}`, error);
+        const verdict = await this.judge();
+        if (verdict.kind === 'held') throw new MailboxLockedError(user, verdict.holder);
+        if (retried) throw new MailboxLockedError(user);
+        retried = true;
+        if (verdict.kind === 'stale') await this.breakStale(verdict.snapshot, verdict.why);
+        continue;
+      }
+      await this.fill(handle, text, user);
+      return;
+    }
+  }
+
+  /** Not fsynced: after a crash or reboot the recorded pid is dead or has another start time, so the file is stale anyway. */
+  private async fill(handle: FileHandle, text: string, user: string): Promise<void> {
+    try {
+      await handle.writeFile(text);
+      await handle.close();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlink(this.path).catch(() => undefined);
+      throw unavailable(`cannot lock mailbox of ${user}`, error);
+    }
+  }
+
+  /** Decides whether an existing lock file belongs to a live holder. */
+  private async judge(): Promise<Verdict> {
+    const snapshot = await this.snapshot();
+    if (!snapshot) return { kind: 'gone' };
+    const record = parseRecord(snapshot.text);
+    if (!record) {
+      if (Date.now() - snapshot.mtimeMs > UNREADABLE_LOCK_GRACE_MS) return { kind: 'stale', snapshot, why: 'unreadable' };
+      return { kind: 'held', holder: 'a process still writing its lock' };
+    }
+    const holder = describe(record);
+    if (record.host !== this.options.hostname) {
+      if (Date.now() - snapshot.mtimeMs > this.options.foreignLockStaleMs) {
+        return { kind: 'stale', snapshot, why: 'not refreshed by its host' };
+      }
+      return { kind: 'held', holder };
+    }
+    if (record.pid === process.pid) {
+      // Held by this process under another spelling of the path (a symlinked root), or left
+      // behind by an earlier release of ours whose unlink failed.
+      if (await this.heldUnderAlias(snapshot)) return { kind: 'held', holder };
+      return { kind: 'stale', snapshot, why: 'left by this process' };
+    }
+    if (!isProcessAlive(record.pid)) return { kind: 'stale', snapshot, why: 'holder is dead' };
+    if (record.start !== null) {
+      const start = await startTimeOf(record.pid);
+      if (start !== null && start !== record.start) return { kind: 'stale', snapshot, why: 'pid reused by another process' };
+    }
+    return { kind: 'held', holder };
+  }
+
+  /** Whether one of this process's held locks is this very file, reached through another path. */
+  private async heldUnderAlias(snapshot: LockSnapshot): Promise<boolean> {
+    const tail = lastComponents(this.path);
+    for (const other of heldLocks.keys()) {
+      if (other === this.path || lastComponents(other) !== tail) continue;
+      const st = await stat(other).catch(() => undefined);
+      if (st && st.dev === snapshot.dev && st.ino === snapshot.ino) return true;
+    }
+    return false;
+  }
+
+  /** Removes a stale lock only if it is still the very file that was judged stale. */
+  private async breakStale(judged: LockSnapshot, why: string): Promise<void> {
+    const now = await this.snapshot();
+    if (!now || now.dev !== judged.dev || now.ino !== judged.ino || now.mtimeMs !== judged.mtimeMs || now.text !== judged.text) return;
+    this.options.log.warn({ path: this.path, holder: judged.text, why }, 'removing stale mailbox lock');
+    try {
+      await unlink(this.path);
+    } catch (error) {
+      if (!isMissing(error)) throw unavailable('cannot remove stale mailbox lock', error);
+    }
+  }
+
+  private async snapshot(): Promise<LockSnapshot | null> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.path, 'r');
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw unavailable('cannot read mailbox lock', error);
+    }
+    try {
+      const st = await handle.stat();
+      const text = await handle.readFile('utf8');
+      return { text, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs };
+    } catch (error) {
+      throw unavailable('cannot read mailbox lock', error);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  /** Other hosts cannot check our pid, so they judge by mtime: keep it fresh while held. */
+  private startRefresh(): void {
+    const every = Math.max(1, Math.floor(this.options.foreignLockStaleMs / 3));
+    this.refreshTimer = setInterval(() => {
+      const now = new Date();
+      utimes(this.path, now, now).catch((error: unknown) => {
+        if (!this.released) this.options.log.warn({ err: error, path: this.path }, 'cannot refresh mailbox lock');
+      });
+    }, every);
+    this.refreshTimer.unref();
+  }
+}
+
+/** `<user>/Maildir/<lock>`: aliases of one lock path agree on these. */
+function lastComponents(path: string): string {
+  return path.split(sep).slice(-3).join(sep);
+}
+
+function describe(record: { pid: number; host: string }): string {
+  return `pid ${record.pid} on ${record.host}`;
+}
+
+function parseRecord(text: string): LockRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { pid, host, start } = value as Record<string, unknown>;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return null;
+  if (typeof host !== 'string') return null;
+  return { pid, host, start: typeof start === 'number' ? start : null };
+}
