@@ -1,4 +1,8 @@
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { regularFileNames } from './directory-entries.ts';
+import { measureFile } from './measure.ts';
+import { parseMaildirName } from './filename.ts';
 import { MailboxLockedError } from '@mailnode/message-store';
 import type { MailboxSession, MessageStore, StagedMessage, StageOptions } from '@mailnode/message-store';
 import { discardFiles, publishFiles, stageFile } from './deliver.ts';
@@ -68,6 +72,7 @@ export class MaildirStore implements MessageStore {
     const file = await stageFile(this.stageContext, user, paths, source, options?.crlf ?? true);
     const message: StagedMessage = Object.freeze({
       user,
+      id: file.unique,
       uidl: uidlOf(file),
       size: file.size,
       wireSize: file.wireSize,
@@ -101,6 +106,31 @@ export class MaildirStore implements MessageStore {
       throw error;
     }
     return message;
+  }
+
+  async recover(user: string, id: string): Promise<'delivered' | 'not-delivered'> {
+    const paths = maildirPaths(this.options.root, user);
+    if (!/^[^/\\\0]+$/.test(id) || id.startsWith('.')) return 'not-delivered';
+    try {
+      for (const dir of [paths.new, paths.cur]) {
+        const names = await regularFileNames(dir).catch((error: unknown) => (isMissing(error) ? [] : Promise.reject(error)));
+        if (names.some((name) => parseMaildirName(name).unique === id)) return 'delivered';
+      }
+      const tmpPath = join(paths.tmp, id);
+      let sizes;
+      try {
+        sizes = await measureFile(tmpPath);
+      } catch (error) {
+        if (isMissing(error)) return 'not-delivered';
+        throw error;
+      }
+      // Staged (fsynced) but never linked: finish the publish now.
+      const file: StagedFile = { user, paths, unique: id, tmpPath, size: sizes.size, wireSize: sizes.wireSize, state: 'staged' };
+      await publishFiles([file], this.stageContext, this.options.log);
+      return 'delivered';
+    } catch (error) {
+      throw unavailable(`cannot recover staged message ${id} of ${user}`, error);
+    }
   }
 
   /** Internal records of staged messages; rejects objects this store did not create and duplicates. */

@@ -129,7 +129,7 @@ describe('stage / publish / discard', () => {
   });
 
   it('rejects objects it did not stage, double publication and duplicates', async () => {
-    const fake: StagedMessage = { user: 'h', uidl: 'x', size: 1, wireSize: 1 };
+    const fake: StagedMessage = { user: 'h', id: 'x', uidl: 'x', size: 1, wireSize: 1 };
     await expect(store.publish([fake])).rejects.toThrow(TypeError);
     await expect(store.discard([fake])).rejects.toThrow(TypeError);
     const a = await store.stage('h', b('x'));
@@ -180,5 +180,33 @@ describe('failures', () => {
       await expect(store.openMailbox(user)).rejects.toThrow(/invalid user name/);
     }
     expect(await namesIn(root)).toEqual([]);
+  });
+});
+
+describe('recover after a crash between stage and publish', () => {
+  it('says delivered for a published message, also after it moved to cur/', async () => {
+    const message = await store.deliver('rita', b('Subject: r\r\n\r\nbody\r\n'));
+    expect(await store.recover('rita', message.id)).toBe('delivered');
+    const session = await store.openMailbox('rita');
+    await session.release();
+    expect(await namesIn(join(maildirOf(root, 'rita'), 'cur'))).toHaveLength(1);
+    expect(await store.recover('rita', message.id)).toBe('delivered');
+  });
+
+  it('publishes a message left staged in tmp/, exactly once', async () => {
+    const staged = await store.stage('sam', b('Subject: s\r\n\r\nline\r\n'));
+    const fresh = new MaildirStore({ root });
+    expect(await fresh.recover('sam', staged.id)).toBe('delivered');
+    expect(await fresh.recover('sam', staged.id)).toBe('delivered');
+    const md = maildirOf(root, 'sam');
+    const names = await namesIn(join(md, 'new'));
+    expect(names).toHaveLength(1);
+    expect(parseMaildirName(names[0]!)).toMatchObject({ unique: staged.id, size: 17, wireSize: 20 });
+    expect(await namesIn(join(md, 'tmp'))).toEqual([]);
+  });
+
+  it('says not-delivered when the message is nowhere, and refuses path tricks', async () => {
+    expect(await store.recover('tom', '1700000000.M1P1Q1Rdeadbeef.host')).toBe('not-delivered');
+    expect(await store.recover('tom', '../../etc/passwd')).toBe('not-delivered');
   });
 });

@@ -43,6 +43,8 @@ export interface CommitResult {
 /** A message written and fsynced in tmp/, not yet visible. */
 export interface StagedMessage {
   readonly user: string;
+  /** The store's own name for it (Maildir: the unique part), for recover() after a crash. */
+  readonly id: string;
   readonly uidl: string;
   readonly size: number;
   readonly wireSize: number;
@@ -65,6 +67,11 @@ export interface MessageStore {
   publish(staged: readonly StagedMessage[]): Promise<void>;
   /** Drop staged messages that will not be published (failed download). */
   discard(staged: readonly StagedMessage[]): Promise<void>;
+  /**
+   * After a crash between stage and publish: 'delivered' if message `id` is visible (or was
+   * still in tmp/ and is published now), else 'not-delivered'.
+   */
+  recover(user: string, id: string): Promise<'delivered' | 'not-delivered'>;
   /** stage + publish of one message. */
   deliver(user: string, source: AsyncIterable<Uint8Array> | Uint8Array, options?: StageOptions): Promise<StagedMessage>;
 }
