@@ -1,7 +1,12 @@
 /** Command line: a command word, then the node's common settings (they override the config file). */
 import { parseArgs } from 'node:util';
 
-export const COMMANDS = ['run', 'passwd', 'help'] as const;
+/** A mistake on the command line: one line of explanation, no stack trace. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const COMMANDS = ['run', 'fetch', 'passwd', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -15,6 +20,22 @@ export interface CliArgs {
   readonly passwordFile?: string;
   readonly version: boolean;
   readonly positionals: string[];
+  readonly fetch: FetchArgs;
+}
+
+/** `mailnode fetch`: a one-off client on the command line, like fetchmail's options. */
+export interface FetchArgs {
+  readonly once: boolean;
+  readonly server?: string;
+  readonly user?: string;
+  readonly passwordFile?: string;
+  readonly authtypes?: string;
+  readonly ssl: boolean;
+  readonly stls: boolean;
+  readonly ca?: string;
+  readonly preserve: boolean;
+  readonly recip?: string;
+  readonly downloadsDirectory?: string;
 }
 
 export const HELP = `Usage: node apps/mailnode [command] [options]
@@ -23,7 +44,10 @@ mailnode retrieves mail from remote POP3 mailboxes, stores it in local Maildir
 mailboxes and serves it to POP3 clients, all in one process.
 
 Commands:
-  run (default)            Start the node: POP3 server (and, once configured, retriever).
+  run (default)            Start the node: the POP3 server and the retriever's schedule.
+  fetch [CLIENT-ID...]     Run the retriever alone. With --once: one download per named client
+                           (all when none is named), then exit; the status says whether every
+                           client succeeded. A terminal shows a progress bar per client.
   passwd                   Hash a password for the users file (like doveadm pw).
                            Reads the password from --password-file, or from standard input.
   help                     Show this text.
@@ -41,6 +65,19 @@ Options:
                            SSHA512 or PLAIN.
   --password-file FILE     passwd: read the password from this file.
   --version                Print the version.
+
+Fetch options (a one-off client instead of the configured ones, like fetchmail):
+  --once                   Run once and exit (otherwise keep polling on the schedule).
+  --server HOST[:PORT]     Remote POP3 server (port 110, or 995 with --ssl).
+  --user NAME              Login name on the remote server.
+  --password-file FILE     File whose first line is the password.
+  --authtypes LIST         Login methods tried in turn, e.g. APOP,SASL_PLAIN
+                           (USERPASS, APOP, SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5, SASL_EXTERNAL).
+  --ssl | --stls           Implicit TLS, or STLS after connecting (never falls back to plaintext).
+  --ca FILE                CA certificate(s) to verify a private server.
+  --preserve               Leave messages on the server (only new ones are fetched next time).
+  --recip USER             Deliver into this local user's Maildir.
+  --downloads-directory DIR  Save one file per message in DIR instead.
   -h, --help               Show this text.
 
 Signals: SIGINT and SIGTERM close the listeners, end open sessions without committing
@@ -60,6 +97,16 @@ export function parseCli(argv: readonly string[]): CliArgs {
       pop3s: { type: 'string', multiple: true },
       scheme: { type: 'string', short: 's' },
       'password-file': { type: 'string' },
+      once: { type: 'boolean' },
+      server: { type: 'string' },
+      user: { type: 'string' },
+      authtypes: { type: 'string' },
+      ssl: { type: 'boolean' },
+      stls: { type: 'boolean' },
+      ca: { type: 'string' },
+      preserve: { type: 'boolean' },
+      recip: { type: 'string' },
+      'downloads-directory': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,5 +124,18 @@ export function parseCli(argv: readonly string[]): CliArgs {
     passwordFile: values['password-file'],
     version: values.version ?? false,
     positionals: positionals.slice(1),
+    fetch: {
+      once: values.once ?? false,
+      server: values.server,
+      user: values.user,
+      passwordFile: values['password-file'],
+      authtypes: values.authtypes,
+      ssl: values.ssl ?? false,
+      stls: values.stls ?? false,
+      ca: values.ca,
+      preserve: values.preserve ?? false,
+      recip: values.recip,
+      downloadsDirectory: values['downloads-directory'],
+    },
   };
 }

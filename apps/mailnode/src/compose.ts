@@ -11,6 +11,7 @@ import { FileTranscript, LOGGER, NO_TRANSCRIPT, TRANSCRIPT, type Logger } from '
 import { MaildirStore } from '@mailnode/maildir';
 import { MESSAGE_STORE } from '@mailnode/message-store';
 import { loadTlsMaterial, Pop3Server, TLS_MATERIAL, type TlsMaterial } from '@mailnode/pop3-server';
+import { Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
 
 export function createDirectory(config: MailnodeConfig, log: Logger): Directory {
   const settings = config.directory;
@@ -26,13 +27,13 @@ export function createDirectory(config: MailnodeConfig, log: Logger): Directory 
 }
 
 /** TLS material is only loaded (or generated) when some listener uses TLS without its own files. */
-async function tlsMaterialFor(config: MailnodeConfig): Promise<TlsMaterial | null> {
-  const needed = config.pop3server.enabled && config.pop3server.listeners.some((listener) => listener.ssl && !(listener.ssl.cert && listener.ssl.key));
+async function tlsMaterialFor(config: MailnodeConfig, withServer: boolean): Promise<TlsMaterial | null> {
+  const needed = withServer && config.pop3server.enabled && config.pop3server.listeners.some((listener) => listener.ssl && !(listener.ssl.cert && listener.ssl.key));
   if (!needed) return null;
   return loadTlsMaterial(config.tls.cert, config.tls.key, { selfSigned: config.tls.self_signed, hostname: config.hostname ?? osHostname() });
 }
 
-export async function composeNode(config: MailnodeConfig, log: Logger): Promise<DependencyContainer> {
+export async function composeNode(config: MailnodeConfig, log: Logger, options: { server?: boolean } = {}): Promise<DependencyContainer> {
   const container = rootContainer.createChildContainer();
   container.register(CONFIG, { useValue: config });
   container.register(LOGGER, { useValue: log });
@@ -46,7 +47,11 @@ export async function composeNode(config: MailnodeConfig, log: Logger): Promise<
     }),
   });
   container.register(TRANSCRIPT, { useValue: config.pop3server.transcript ? new FileTranscript(config.pop3server.transcript) : NO_TRANSCRIPT });
-  container.register(TLS_MATERIAL, { useValue: await tlsMaterialFor(config) });
+  container.register(TLS_MATERIAL, { useValue: await tlsMaterialFor(config, options.server ?? true) });
+  container.register(RETRIEVER_TRANSCRIPT, {
+    useValue: config.pop3download.transcript ? new FileTranscript(config.pop3download.transcript) : NO_TRANSCRIPT,
+  });
   container.registerSingleton(Pop3Server);
+  container.registerSingleton(Retriever);
   return container;
 }

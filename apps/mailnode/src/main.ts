@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { ConfigError } from '@mailnode/config';
 import { VERSION } from '@mailnode/pop3-server';
-import { HELP, parseCli } from './cli-args.ts';
+import { HELP, parseCli, UsageError } from './cli-args.ts';
+import { fetchCommand } from './fetch-command.ts';
 import { passwdCommand } from './passwd-command.ts';
 import { runNode, StartupError } from './run-node.ts';
 
@@ -25,6 +26,13 @@ async function main(): Promise<number> {
     case 'passwd':
       process.stdout.write(`${await passwdCommand({ scheme: args.scheme, passwordFile: args.passwordFile, stdin: process.stdin })}\n`);
       return 0;
+    case 'fetch':
+      return fetchCommand({
+        configFile: args.config,
+        overrides: { stateDir: args.stateDir, usersFile: args.users },
+        args: args.fetch,
+        ids: args.positionals,
+      });
     case 'run':
       await runNode({
         configFile: args.config,
@@ -41,6 +49,10 @@ main().then(
     if (error instanceof ConfigError || error instanceof StartupError) {
       process.stderr.write(`mailnode: ${error.message}\n`);
       process.exit(78); // EX_CONFIG
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`mailnode: ${error.message}\n`);
+      process.exit(64); // EX_USAGE
     }
     const address = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ` (${(error as Error).message})` : '';
     process.stderr.write(`mailnode: ${address ? `cannot listen${address}` : (error as Error).stack ?? String(error)}\n`);

@@ -1,11 +1,11 @@
 /** `mailnode run`: start the node, print where it listens and where mail lives, stop on a signal. */
-import { loadConfig, type ConfigOverrides } from '@mailnode/config';
-import { DIRECTORY, DirectoryUnavailableError, type Directory } from '@mailnode/directory';
-import { createLogger, TRANSCRIPT, type Transcript } from '@mailnode/logging';
+import type { ConfigOverrides, MailnodeConfig } from '@mailnode/config';
+import { TRANSCRIPT, type Transcript } from '@mailnode/logging';
 import { Pop3Server, VERSION, type BoundListener } from '@mailnode/pop3-server';
-import { composeNode } from './compose.ts';
-import { defaultConfigPath } from './default-config.ts';
-import { prepareStateDir, seedDirectoryFiles } from './state-dir.ts';
+import { Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
+import { bootNode, untilSignal } from './boot.ts';
+
+export { StartupError } from './boot.ts';
 
 export interface RunOptions {
   readonly configFile?: string;
@@ -15,53 +15,23 @@ export interface RunOptions {
 }
 
 export async function runNode(options: RunOptions): Promise<void> {
-  const { config, file } = loadConfig(options.configFile ?? defaultConfigPath(), options.overrides);
-  await prepareStateDir(config);
-  const seeded = await seedDirectoryFiles(config);
-  const log = createLogger({ level: config.logging.level, file: config.logging.file });
-  const container = await composeNode(config, log);
-  const directory = container.resolve<Directory>(DIRECTORY);
-  await checkDirectory(directory, config.directory.users);
-
+  const { file, config, log, container, directory, seeded } = await bootNode(options.configFile, options.overrides, { server: true });
   const server = container.resolve(Pop3Server);
+  const retriever = container.resolve(Retriever);
   const listeners = config.pop3server.enabled ? await server.start() : [];
+  retriever.start();
   printSummary(options.print, { file, listeners, config, seeded });
 
-  await new Promise<void>((resolve) => {
-    const stop = async (signal: string) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      log.info({ signal }, 'shutting down');
-      await server.stop();
-      await directory.close();
-      await container.resolve<Transcript>(TRANSCRIPT).close();
-      log.flush();
-      resolve();
-    };
-    const onSignal = (signal: string) => void stop(signal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const signal = await untilSignal();
+  log.info({ signal }, 'shutting down');
+  await Promise.all([server.stop(), retriever.stop()]);
+  await directory.close();
+  await container.resolve<Transcript>(TRANSCRIPT).close();
+  await container.resolve<Transcript>(RETRIEVER_TRANSCRIPT).close();
+  log.flush();
 }
 
-/** A users file that cannot serve logins is a startup error, not a stream of [SYS/TEMP] later. */
-async function checkDirectory(directory: Directory, usersFile: string): Promise<void> {
-  try {
-    await directory.lookupUser('postmaster');
-  } catch (error) {
-    if (error instanceof DirectoryUnavailableError) throw new StartupError(`${usersFile}: ${error.message}`);
-    throw error;
-  }
-}
-
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
-
-function printSummary(
-  print: (line: string) => void,
-  info: { file: string; listeners: BoundListener[]; config: ReturnType<typeof loadConfig>['config']; seeded: string[] },
-): void {
+function printSummary(print: (line: string) => void, info: { file: string; listeners: BoundListener[]; config: MailnodeConfig; seeded: string[] }): void {
   const { config } = info;
   print(`mailnode ${VERSION} started (pid ${process.pid})`);
   print(`  config:    ${info.file}`);
@@ -70,9 +40,11 @@ function printSummary(
     print(`  listening: ${listener.address}:${listener.port}  ${kind}`);
   }
   if (info.listeners.length === 0) print('  POP3 server disabled');
+  const clients = config.pop3download.clients;
+  print(`  retriever: ${clients.length ? `${clients.length} client(s): ${clients.map((client) => client.id).join(', ')}` : 'no clients configured'}`);
   print(`  mail:      ${config.message_store.root}/<user>/Maildir`);
   if (config.directory.type === 'files') print(`  users:     ${config.directory.users}`);
-  for (const file of info.seeded) print(`  created:   ${file} (demo Directory file)`);
+  for (const seededFile of info.seeded) print(`  created:   ${seededFile} (demo Directory file)`);
   print(`  state:     ${config.state_dir}`);
   print('Stop with Ctrl-C or SIGTERM.');
 }

@@ -5,12 +5,16 @@ export { loadConfig, type LoadedConfig } from './loader.ts';
 export { parseListenAddress, type ConfigOverrides } from './overrides.ts';
 export {
   configSchema,
+  retrieverClientSchema,
   type DirectoryConfig,
   type FilesDirectoryConfig,
   type MailnodeConfig,
   type Pop3Limits,
   type Pop3ListenerConfig,
   type Pop3ServerConfig,
+  type RetrieverClientConfig,
+  type RetrieverConfig,
+  type RetrieverLimits,
 } from './schema.ts';
 export { parseYesNo } from './yes-no.ts';
 

@@ -108,6 +108,19 @@ function resolvePaths(config: MailnodeConfig, baseDir: string, stateDirOverride?
   dir.domains = fix(dir.domains);
   dir.seed_from = fixOptional(dir.seed_from);
   out.pop3server.transcript = fixOptional(out.pop3server.transcript);
+  const download = out.pop3download;
+  download.audit = fixOptional(download.audit);
+  download.transcript = fixOptional(download.transcript);
+  download.uidl_dir = fix(download.uidl_dir);
+  for (const client of download.clients) {
+    client.downloads_directory = fixOptional(client.downloads_directory);
+    client.server.password_file = fixOptional(client.server.password_file);
+    if (client.ssl) {
+      client.ssl.ca = fixOptional(client.ssl.ca);
+      client.ssl.cert = fixOptional(client.ssl.cert);
+      client.ssl.key = fixOptional(client.ssl.key);
+    }
+  }
   for (const listener of out.pop3server.listeners) {
     if (!listener.ssl) continue;
     listener.ssl.cert = fixOptional(listener.ssl.cert);

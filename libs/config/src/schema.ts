@@ -65,6 +65,90 @@ const filesDirectorySchema = z.strictObject({
   verify_cache: z.number().int().min(0).default(1000),
 });
 
+const retrieverSslSchema = z.strictObject({
+  /** N (default): implicit TLS from the first byte. Y: connect in plaintext, then STLS. */
+  latent: yesNo(false),
+  /** Accepted for Mailismus compatibility; the retriever ignores it (TLS is never optional once asked for). */
+  mandatory: yesNo(false),
+  /** CA bundle for servers with a private certificate authority. */
+  ca: z.string().optional(),
+  /** Client certificate and key (SASL_EXTERNAL). */
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  /** Name checked against the server certificate; defaults to the host of server.address. */
+  servername: z.string().optional(),
+});
+
+const clientServerSchema = z.strictObject({
+  /** host or host:port; port defaults to 110, or 995 for implicit TLS. */
+  address: z.string().min(1),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  password_file: z.string().optional(),
+  password_env: z.string().optional(),
+  /** Tried in turn until one succeeds. */
+  authtypes: authTypes('USERPASS | SASL_PLAIN'),
+  initrsp: yesNo(false),
+});
+
+const smtpSchema = z.strictObject({
+  enabled: yesNo(true),
+  sender: z.string().min(1),
+  /** SMTP (or LMTP) server to inject into. */
+  host: z.string().default('127.0.0.1:25'),
+  lmtp: yesNo(false),
+});
+
+export const retrieverClientSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash and underscore, at most 64'),
+  recip: z.string().min(1),
+  freq: duration('5m'),
+  runs: z.number().int().min(0).default(0),
+  preserve: yesNo(false),
+  capa: yesNo(false),
+  omitreceivedheader: yesNo(false),
+  downloads_directory: z.string().optional(),
+  server: clientServerSchema,
+  ssl: retrieverSslSchema.optional(),
+  smtp: smtpSchema.optional(),
+});
+
+/** Retriever limits and tuning, each named and documented in docs/configuration.md. */
+const retrieverLimitsSchema = z.strictObject({
+  /** Commands in flight when the server offers PIPELINING. */
+  pipeline_window: positiveInt(32, 1, 1024),
+  /** Group commit: publish, record and DELE after this many messages or bytes. */
+  batch_messages: positiveInt(100, 1, 100_000),
+  batch_bytes: positiveInt(16 * 1024 * 1024, 1024),
+  /** A larger message ends the session: a broken or hostile server. */
+  max_message_size: positiveInt(256 * 1024 * 1024, 1024),
+  /** Longest reply line accepted from a server. */
+  line_length: positiveInt(8192, 512, 1024 * 1024),
+  /** Messages written to disk (write + fsync) at once. */
+  stage_concurrency: positiveInt(8, 1, 256),
+});
+
+const pop3downloadSchema = z
+  .strictObject({
+    audit: z.string().optional(),
+    transcript: z.string().optional(),
+    timeout: duration('4m'),
+    delay_start: duration('1m'),
+    /** Where each client's record of downloaded UIDLs is kept. */
+    uidl_dir: z.string().default('${state_dir}/retriever'),
+    limits: retrieverLimitsSchema.prefault({}),
+    clients: z.array(retrieverClientSchema).default([]),
+  })
+  .superRefine((block, ctx) => {
+    const seen = new Set<string>();
+    block.clients.forEach((client, index) => {
+      if (seen.has(client.id)) ctx.addIssue({ code: 'custom', path: ['clients', index, 'id'], message: `duplicate client id '${client.id}'` });
+      seen.add(client.id);
+      const sources = [client.server.password, client.server.password_file, client.server.password_env].filter((v) => v !== undefined);
+      if (sources.length > 1) ctx.addIssue({ code: 'custom', path: ['clients', index, 'server'], message: 'give only one of password, password_file, password_env' });
+    });
+  });
+
 export const configSchema = z.strictObject({
   state_dir: z.string().min(1).default('state'),
   hostname: z.string().min(1).optional(),
@@ -90,6 +174,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   pop3server: pop3ServerSchema.prefault({}),
+  pop3download: pop3downloadSchema.prefault({}),
 });
 
 export type MailnodeConfig = z.output<typeof configSchema>;
@@ -98,3 +183,6 @@ export type Pop3ListenerConfig = Pop3ServerConfig['listeners'][number];
 export type Pop3Limits = Pop3ServerConfig['limits'];
 export type DirectoryConfig = MailnodeConfig['directory'];
 export type FilesDirectoryConfig = Extract<DirectoryConfig, { type: 'files' }>;
+export type RetrieverConfig = MailnodeConfig['pop3download'];
+export type RetrieverClientConfig = RetrieverConfig['clients'][number];
+export type RetrieverLimits = RetrieverConfig['limits'];

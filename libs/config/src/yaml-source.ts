@@ -11,7 +11,7 @@ export class YamlSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const first = doc.errors[0];
-    if (first) return { error: first.message.split('\n')[0]!, line: first.linePos?.[0]?.line };
+    if (first) return { error: first.message.split('\n')[0]!, line: first.linePos?.[0]?.line ?? (first.pos ? lines.linePos(first.pos[0]).line : undefined) };
     return { source: new YamlSource(doc, lines) };
   }
 

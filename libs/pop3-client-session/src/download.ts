@@ -69,8 +69,8 @@ export async function downloadAll(
       throw new RetrievalError('deliver', `delivery failed: ${(error as Error).message}`, { cause: error });
     }
     await ledger.markDelivered(keyed.map(({ message }) => message.uidl!));
-    for (const { message, staged: item } of staged) {
-      options.audit?.delivered({ uidl: message.uidl ?? `#${message.number}`, bytes: item.bytes, destination: sink.describe() });
+    for (const { message, staged: item, messageId } of staged) {
+      options.audit?.delivered({ uidl: message.uidl ?? `#${message.number}`, bytes: item.bytes, messageId, destination: sink.describe() });
       fetched++;
       bytes += item.bytes;
     }
@@ -115,6 +115,17 @@ function* batches(messages: readonly RemoteMessage[], maxMessages: number, maxBy
 interface StagedEntry {
   readonly message: RemoteMessage;
   readonly staged: StagedDelivery;
+  readonly messageId?: string;
+}
+
+/** Header bytes kept to find the Message-ID for the audit log. */
+const HEADER_SAMPLE_BYTES = 16 * 1024;
+const MESSAGE_ID = /^message-id:[ \t]*(<[^>\r\n]{1,900}>)/im;
+
+function messageIdOf(sample: Buffer): string | undefined {
+  const text = sample.toString('latin1');
+  const end = text.search(/\r?\n\r?\n/);
+  return MESSAGE_ID.exec(end >= 0 ? text.slice(0, end) : text)?.[1];
 }
 
 /** RETR a batch with up to `window` commands in flight; staging runs beside the reading. */
@@ -144,10 +155,10 @@ async function retrieveBatch(
         continue;
       }
       const meta: DeliveryMeta = { uidl: message.uidl ?? `#${message.number}`, number: message.number, listedSize: message.size };
-      const { staging } = await receive(transport, message, meta, sink, options);
+      const { staging, sample } = await receive(transport, message, meta, sink, options);
       const task = staging.then(
         (staged) => {
-          results[index] = { message, staged };
+          results[index] = { message, staged, messageId: messageIdOf(sample) };
           onStaged(message, staged.bytes);
         },
         (error: unknown) => {
@@ -185,13 +196,19 @@ async function receive(
   meta: DeliveryMeta,
   sink: DeliverySink,
   options: DownloadOptions,
-): Promise<{ staging: Promise<StagedDelivery> }> {
+): Promise<{ staging: Promise<StagedDelivery>; sample: Buffer }> {
   const header = options.receivedHeader ? Buffer.from(options.receivedHeader(message)) : undefined;
   const chunks: Buffer[] = header ? [header] : [];
   let buffered = header?.length ?? 0;
   let stream: PassThrough | undefined;
   let streamed: Promise<StagedDelivery> | undefined;
+  const sampled: Buffer[] = [];
+  let sampleBytes = 0;
   await transport.readBody(async (chunk) => {
+    if (sampleBytes < HEADER_SAMPLE_BYTES) {
+      sampled.push(chunk.subarray(0, HEADER_SAMPLE_BYTES - sampleBytes));
+      sampleBytes += sampled[sampled.length - 1]!.length;
+    }
     if (!stream) {
       chunks.push(chunk);
       buffered += chunk.length;
@@ -216,9 +233,9 @@ async function receive(
   });
   if (stream) {
     stream.end();
-    return { staging: streamed! };
+    return { staging: streamed!, sample: Buffer.concat(sampled) };
   }
-  return { staging: sink.stage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), meta) };
+  return { staging: sink.stage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), meta), sample: Buffer.concat(sampled) };
 }
 
 async function deleteMessages(transport: Pop3Transport, messages: readonly RemoteMessage[], window: number): Promise<number> {

@@ -1,0 +1,147 @@
+/**
+ * One retrieval run of one configured client: picks the delivery mode, builds the client
+ * session machine with its `connect` effect, runs it, and returns its output.
+ */
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import type { RetrieverClientConfig, RetrieverConfig } from '@mailnode/config';
+import type { Directory } from '@mailnode/directory';
+import type { Logger, Transcript } from '@mailnode/logging';
+import type { MessageStore } from '@mailnode/message-store';
+import { pop3ClientMachine, type ClientSessionOutput, type DeliverySink, type ProgressReport } from '@mailnode/pop3-client-session';
+import type { AuditLog } from './audit-log.ts';
+import { openTransport, parseServerAddress, type RemoteEndpoint } from './connect.ts';
+import { FileLedger } from './file-ledger.ts';
+import { resolvePassword } from './password.ts';
+import { receivedHeader } from './received-header.ts';
+import { DirectorySink } from './sinks/directory-sink.ts';
+import { MaildirSink } from './sinks/maildir-sink.ts';
+import { SmtpSink } from './sinks/smtp-sink.ts';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+
+export interface SessionDependencies {
+  readonly settings: RetrieverConfig;
+  readonly store: MessageStore;
+  readonly directory: Directory;
+  readonly log: Logger;
+  readonly transcript: Transcript;
+  readonly audit: AuditLog;
+  readonly hostname?: string;
+}
+
+export type DeliveryMode = 'maildir' | 'directory' | 'smtp';
+
+export function deliveryMode(client: RetrieverClientConfig): DeliveryMode {
+  if (client.smtp?.enabled) return 'smtp';
+  return client.downloads_directory ? 'directory' : 'maildir';
+}
+
+export function endpointOf(client: RetrieverClientConfig): RemoteEndpoint {
+  const tls = !client.ssl ? 'none' : client.ssl.latent ? 'stls' : 'implicit';
+  return { ...parseServerAddress(client.server.address, tls === 'implicit'), tls };
+}
+
+function tlsOptions(client: RetrieverClientConfig, endpoint: RemoteEndpoint): ConnectionOptions {
+  const ssl = client.ssl;
+  return {
+    servername: ssl?.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host),
+    // Certificate checks stay on: a private server needs its CA in ssl.ca, never a bypass.
+    rejectUnauthorized: true,
+    ca: ssl?.ca ? readFileSync(ssl.ca) : undefined,
+    cert: ssl?.cert ? readFileSync(ssl.cert) : undefined,
+    key: ssl?.key ? readFileSync(ssl.key) : undefined,
+    minVersion: 'TLSv1.2',
+  };
+}
+
+function sinkFor(client: RetrieverClientConfig, deps: SessionDependencies): DeliverySink {
+  switch (deliveryMode(client)) {
+    case 'smtp': {
+      const smtp = client.smtp!;
+      const [host, port] = smtp.host.split(':');
+      return new SmtpSink(
+        { host: host!, port: Number(port ?? 25), lmtp: smtp.lmtp, sender: smtp.sender, localName: deps.hostname ?? osHostname(), timeoutMs: deps.settings.timeout },
+        client.recip,
+        deps.directory,
+        join(deps.settings.uidl_dir, 'spool', client.id),
+      );
+    }
+    case 'directory':
+      return new DirectorySink(client.downloads_directory!, client.recip);
+    case 'maildir':
+      return new MaildirSink(deps.store, deps.directory, client.recip);
+  }
+}
+
+export async function runClientSession(
+  client: RetrieverClientConfig,
+  deps: SessionDependencies,
+  onProgress?: (progress: ProgressReport) => void,
+): Promise<ClientSessionOutput> {
+  const endpoint = endpointOf(client);
+  const server = `${endpoint.host}:${endpoint.port}`;
+  const log = deps.log.child({ component: 'retriever', client: client.id, server });
+  const limits = deps.settings.limits;
+  const mode = deliveryMode(client);
+  const ledger = FileLedger.forClient(deps.settings.uidl_dir, client.id);
+  const localHost = deps.hostname ?? osHostname();
+  let password: string | undefined;
+  try {
+    password = await resolvePassword(client.server);
+  } catch (error) {
+    return { ok: false, error: { stage: 'auth', message: (error as Error).message } };
+  }
+  const transcriptId = `${client.id}-${Date.now().toString(36)}`;
+  const machine = pop3ClientMachine.provide({
+    actors: {
+      connect: fromPromise(() =>
+        openTransport(endpoint, {
+          timeoutMs: deps.settings.timeout,
+          lineLength: limits.line_length,
+          transcript: deps.transcript,
+          transcriptId,
+          tls: tlsOptions(client, endpoint),
+        }),
+      ),
+    },
+  });
+  const actor = createActor(machine, {
+    input: {
+      clientId: client.id,
+      tls: endpoint.tls,
+      capa: client.capa,
+      authtypes: [...client.server.authtypes],
+      credentials: { username: client.server.username ?? '', password, initialResponse: client.server.initrsp },
+      sink: sinkFor(client, deps),
+      ledger,
+      download: {
+        preserve: client.preserve,
+        pipelineWindow: limits.pipeline_window,
+        // SMTP cannot take back a message: record each one as soon as the server accepted it.
+        batchMessages: mode === 'smtp' ? 1 : limits.batch_messages,
+        batchBytes: limits.batch_bytes,
+        maxMessageBytes: limits.max_message_size,
+        bufferBytes: 1024 * 1024,
+        stageConcurrency: limits.stage_concurrency,
+        receivedHeader: client.omitreceivedheader
+          ? undefined
+          : (message) => receivedHeader({ server: endpoint.host, localHost, uidl: message.uidl, recip: client.recip, when: new Date() }),
+        onProgress,
+        audit: { delivered: (entry) => deps.audit.write({ clientId: client.id, server, ...entry }) },
+        log,
+      },
+    },
+  });
+  deps.transcript.note(transcriptId, `connecting to ${server} (${endpoint.tls})`);
+  actor.start();
+  try {
+    const output = await toPromise(actor);
+    if (output.ok) log.info({ ...output.result }, 'retrieval finished');
+    else log.warn({ stage: output.error?.stage, error: output.error?.message, ...output.result }, 'retrieval failed');
+    return output;
+  } finally {
+    await ledger.close();
+  }
+}

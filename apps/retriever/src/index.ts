@@ -1,0 +1,12 @@
+export { AuditLog } from './audit-log.ts';
+export { clientSchedulerMachine, plannedRuns } from './client-scheduler.ts';
+export { deliveryMode, endpointOf, runClientSession, type SessionDependencies } from './client-session.ts';
+export { openTransport, parseServerAddress, type RemoteEndpoint } from './connect.ts';
+export { FileLedger } from './file-ledger.ts';
+export { receivedHeader, rfc5322Date } from './received-header.ts';
+export { Retriever, type ProgressListener } from './retriever.ts';
+export { DirectorySink } from './sinks/directory-sink.ts';
+export { MaildirSink } from './sinks/maildir-sink.ts';
+export { SmtpSink } from './sinks/smtp-sink.ts';
+export { SocketTransport } from './socket-transport.ts';
+export { RETRIEVER_TRANSCRIPT } from './tokens.ts';

@@ -1,0 +1,2 @@
+/** Injection tokens of the Retriever app. */
+export const RETRIEVER_TRANSCRIPT = Symbol('RetrieverTranscript');
