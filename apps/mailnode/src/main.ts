@@ -13,7 +13,7 @@ async function main(): Promise<number> {
     args = parseCli(process.argv.slice(2));
   } catch (error) {
     process.stderr.write(`mailnode: ${(error as Error).message}\n`);
-    return 2;
+    return 64; // EX_USAGE
   }
   if (args.version) {
     process.stdout.write(`mailnode ${VERSION}\n`);

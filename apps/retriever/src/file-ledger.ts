@@ -6,7 +6,7 @@
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { UidlLedger } from '@mailnode/pop3-client-session';
-import { fsyncDirectory } from './fsync-directory.ts';
+import { fsyncDirectory } from '@mailnode/maildir';
 
 type Entry = { p: string; r: string } | { d: string };
 

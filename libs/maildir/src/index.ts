@@ -12,3 +12,4 @@ export {
 export type { ParsedMaildirName, DeliveryTime } from './filename.ts';
 export { uidlFor } from './uidl.ts';
 export { validateUser, LOCK_FILE_NAME } from './user-path.ts';
+export { fsyncDirectory } from './fsync.ts';

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeliveryMeta, DeliverySink, StagedDelivery } from '@mailnode/pop3-client-session';
-import { fsyncDirectory } from '../fsync-directory.ts';
+import { fsyncDirectory } from '@mailnode/maildir';
+import { writeSource } from './write-source.ts';
 
 let counter = 0;
 
@@ -25,17 +26,9 @@ export class DirectorySink implements DeliverySink {
     const name = `${Math.floor(Date.now() / 1000)}.P${process.pid}Q${++counter}R${randomBytes(4).toString('hex')}.eml`;
     const temp = this.tempPath(name);
     const handle = await open(temp, 'wx', 0o600);
-    let bytes = 0;
+    let bytes: number;
     try {
-      if (Buffer.isBuffer(source)) {
-        await handle.writeFile(source);
-        bytes = source.length;
-      } else {
-        for await (const chunk of source) {
-          await handle.write(chunk);
-          bytes += chunk.length;
-        }
-      }
+      bytes = await writeSource(handle, source);
       await handle.sync();
     } catch (error) {
       await handle.close().catch(() => {});

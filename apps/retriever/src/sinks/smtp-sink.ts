@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Directory } from '@mailnode/directory';
+import { writeSource } from './write-source.ts';
 import { RetrievalError, type DeliveryMeta, type DeliverySink, type StagedDelivery } from '@mailnode/pop3-client-session';
 
 export interface SmtpTarget {
@@ -41,17 +42,9 @@ export class SmtpSink implements DeliverySink {
   async stage(source: AsyncIterable<Buffer> | Buffer, meta: DeliveryMeta): Promise<StagedDelivery> {
     const path = join(this.spoolDir, `${process.pid}-${randomBytes(6).toString('hex')}.msg`);
     const handle = await open(path, 'wx', 0o600);
-    let bytes = 0;
+    let bytes: number;
     try {
-      if (Buffer.isBuffer(source)) {
-        await handle.writeFile(source);
-        bytes = source.length;
-      } else {
-        for await (const chunk of source) {
-          await handle.write(chunk);
-          bytes += chunk.length;
-        }
-      }
+      bytes = await writeSource(handle, source);
     } catch (error) {
       await unlink(path).catch(() => {});
       throw error;
