@@ -71,8 +71,12 @@ export class Pop3Connection implements SessionIO {
     if (this.closed) throw new Error('connection closed');
     this.options.transcript.server(this.options.id, firstLine(status));
     if (content.kind === 'buffer') {
-      this.socket.write(status);
-      await this.writeWithBackpressure(encodeMessage(content.data, options));
+      // One write, one TCP segment for a small message: status and body together.
+      const encoded = encodeMessage(content.data, options);
+      const out = Buffer.allocUnsafe(status.length + encoded.length);
+      out.write(status, 0, 'latin1');
+      encoded.copy(out, status.length);
+      await this.writeWithBackpressure(out);
       return;
     }
     const encoder = new MessageEncoder(options);
@@ -160,6 +164,8 @@ export class Pop3Connection implements SessionIO {
   private pump(): void {
     if (this.pumping || !this.actor) return;
     this.pumping = true;
+    // Replies to a pipelined burst leave in as few segments as possible.
+    this.socket.cork();
     try {
       while (this.queue.length > 0 && !this.closed) {
         const snapshot = this.actor.getSnapshot();
@@ -169,6 +175,7 @@ export class Pop3Connection implements SessionIO {
       }
     } finally {
       this.pumping = false;
+      if (this.socket.writableCorked) this.socket.uncork();
     }
     if (this.queue.length < this.options.maxQueuedLines && this.socket.isPaused() && !this.closed) this.socket.resume();
   }
@@ -222,7 +229,8 @@ function firstLine(text: string): string {
   return end < 0 || end === text.length - 2 ? text : `${text.slice(0, end)} [...]`;
 }
 
+/** Resolves once everything written so far (the STLS +OK) has left in plaintext. */
 function flushed(socket: Socket): Promise<void> {
-  if (socket.writableLength === 0) return Promise.resolve();
-  return new Promise((resolve) => socket.once('drain', () => resolve()));
+  while (socket.writableCorked) socket.uncork();
+  return new Promise((resolve) => socket.write('', () => resolve()));
 }

@@ -1,3 +1,4 @@
+import { close as closeFd, open as openFdCallback, read as readFdCallback, readFile as readFileCallback } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,11 @@ import type { ListedMessage } from './scan.ts';
 const STREAM_CHUNK_BYTES = 64 * 1024;
 /** Unlinks in flight at once during commit: enough to overlap I/O without flooding the thread pool. */
 const UNLINK_CONCURRENCY = 16;
+/**
+ * Small messages read ahead once a client reads in order (a pipelined RETR run): the file I/O
+ * of the next messages overlaps the sending of this one. Bounded: at most this many buffers.
+ */
+const READ_AHEAD = 16;
 
 export interface SessionOptions {
   readonly smallMessageBytes: number;
@@ -23,6 +29,8 @@ export interface SessionOptions {
 export class MaildirMailboxSession implements MailboxSession {
   readonly messages: readonly StoredMessage[];
   private closed = false;
+  private readonly ahead = new Map<number, Promise<Buffer | Error>>();
+  private lastRead = -2;
 
   constructor(
     readonly user: string,
@@ -39,23 +47,61 @@ export class MaildirMailboxSession implements MailboxSession {
   async read(index: number): Promise<MessageContent> {
     this.assertOpen();
     const entry = this.entry(index);
+    const early = this.ahead.get(index);
+    this.ahead.delete(index);
+    if (index === this.lastRead + 1) this.readAhead(index);
+    this.lastRead = index;
+    if (early) {
+      const data = await early;
+      if (!(data instanceof Error)) return { kind: 'buffer', data };
+      // A failed read-ahead is retried in the normal way, which reports the error properly.
+    }
+    if (entry.size <= this.options.smallMessageBytes) return { kind: 'buffer', data: await this.readBuffer(entry) };
     const handle = await this.openMessage(entry);
-    if (entry.size <= this.options.smallMessageBytes) {
+    return { kind: 'stream', stream: handle.createReadStream({ highWaterMark: STREAM_CHUNK_BYTES }) };
+  }
+
+  private readAhead(index: number): void {
+    for (let next = index + 1; next <= index + READ_AHEAD && next < this.listed.length; next++) {
+      const entry = this.listed[next]!;
+      if (this.ahead.has(next) || entry.size > this.options.smallMessageBytes) continue;
+      this.ahead.set(next, this.readBuffer(entry).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+    }
+  }
+
+  /**
+   * Small messages take the callback fs API: open + one read, close off the critical path. The
+   * FileHandle API costs several times more main-thread time per file, and RETR of small
+   * messages is the hot path of a POP3 server.
+   */
+  private async readBuffer(entry: ListedMessage): Promise<Buffer> {
+    let fd: number;
+    try {
+      fd = await openFd(join(this.paths.cur, entry.name));
+    } catch (error) {
+      if (!isMissing(error)) throw unavailable(`cannot read message ${entry.uidl}`, error);
+      // Renamed by another MUA (flag change), or gone: the slow path sorts it out.
+      const handle = await this.openMessage(entry);
       try {
-        return { kind: 'buffer', data: await readSmall(handle, entry.size) };
-      } catch (error) {
-        throw unavailable(`cannot read message ${entry.uidl}`, error);
+        return await readSmall(handle, entry.size);
       } finally {
         await handle.close().catch(() => undefined);
       }
     }
-    return { kind: 'stream', stream: handle.createReadStream({ highWaterMark: STREAM_CHUNK_BYTES }) };
+    try {
+      return await readFd(fd, entry.size);
+    } catch (error) {
+      throw unavailable(`cannot read message ${entry.uidl}`, error);
+    } finally {
+      closeFd(fd, () => undefined);
+    }
   }
 
   async commit(deleted: ReadonlySet<number>): Promise<CommitResult> {
     this.assertOpen();
     const entries = [...deleted].map((index) => this.entry(index));
     this.closed = true;
+    this.ahead.clear();
     try {
       let removed = 0;
       let missing = 0;
@@ -79,6 +125,7 @@ export class MaildirMailboxSession implements MailboxSession {
   async release(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.ahead.clear();
     await this.lock.release();
   }
 
@@ -141,6 +188,22 @@ export class MaildirMailboxSession implements MailboxSession {
       throw error;
     }
   }
+}
+
+function openFd(path: string): Promise<number> {
+  return new Promise((resolve, reject) => openFdCallback(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+/** One read of the declared size plus one byte; a file that does not match is read whole. */
+function readFd(fd: number, declared: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(declared + 1);
+  return new Promise((resolve, reject) => {
+    readFdCallback(fd, buffer, 0, buffer.length, 0, (error, bytesRead) => {
+      if (error) return reject(error);
+      if (bytesRead === declared) return resolve(buffer.subarray(0, declared));
+      readFileCallback(fd, (wholeError, data) => (wholeError ? reject(wholeError) : resolve(data)));
+    });
+  });
 }
 
 /**

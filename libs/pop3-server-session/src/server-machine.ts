@@ -12,6 +12,7 @@ import { capabilities } from './capabilities.ts';
 import { totals } from './commands/maildrop.ts';
 import { resolveTransfer, transactionCommands, type TransactionHandler, type TransactionVerb } from './commands/transaction-commands.ts';
 import { continueSasl, startSasl } from './sasl-exchange.ts';
+import { transferMessage } from './transfer.ts';
 import type { CommandEvent, SessionContext, SessionEffects, SessionEvent, SessionInput } from './session-types.ts';
 import type { AuthType } from '@mailnode/config';
 
@@ -49,7 +50,6 @@ export const pop3ServerMachine = setup({
   actors: {
     verifyCredentials: effect('verifyCredentials'),
     openMailbox: effect('openMailbox'),
-    sendMessage: effect('sendMessage'),
     commitUpdate: effect('commitUpdate'),
     startTls: effect('startTls'),
   },
@@ -199,9 +199,20 @@ export const pop3ServerMachine = setup({
     prepareTransfer: assign({
       transfer: ({ context, event }) => resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args) as SessionContext['transfer'],
     }),
-    markRetrieved: assign({
-      retrieved: ({ context }) => (context.transfer?.bodyLines === undefined ? new Set(context.retrieved).add(context.transfer!.index) : context.retrieved),
-      transfer: undefined,
+    startTransfer: ({ context, self }) => {
+      const { index, bodyLines } = context.transfer!;
+      const report = (event: SessionEvent) => {
+        if (self.getSnapshot().status === 'active') self.send(event);
+      };
+      transferMessage(context.io, context.mailbox!, index, { ...context.wire, bodyLines }).then(
+        () => report({ type: 'TRANSFER_DONE' }),
+        (error: unknown) => report({ type: 'TRANSFER_FAILED', error }),
+      );
+    },
+    markRetrieved: assign(({ context }) => {
+      // In place, like DELE marks: this session's own set, never shared.
+      if (context.transfer?.bodyLines === undefined) (context.retrieved as Set<number>).add(context.transfer!.index);
+      return { transfer: undefined };
     }),
     replyTransferFailure: ({ context, event }) => {
       const error = (event as unknown as { error: unknown }).error;
@@ -380,16 +391,12 @@ export const pop3ServerMachine = setup({
           },
         },
         sending: {
-          invoke: {
-            src: 'sendMessage',
-            input: ({ context }) => ({
-              io: context.io,
-              mailbox: context.mailbox!,
-              index: context.transfer!.index,
-              options: { ...context.wire, bodyLines: context.transfer!.bodyLines },
-            }),
-            onDone: { target: 'idle', actions: 'markRetrieved' },
-            onError: [
+          // An action, not an invoked actor: RETR is the hot path, and a child actor per message
+          // cost more than reading and sending a 4 KiB message.
+          entry: 'startTransfer',
+          on: {
+            TRANSFER_DONE: { target: 'idle', actions: 'markRetrieved' },
+            TRANSFER_FAILED: [
               { guard: ({ event }) => event.error instanceof MessageGoneError, target: 'idle', actions: ['replyTransferFailure', assign({ transfer: undefined })] },
               { target: '#pop3-server-session.closed', actions: 'replyTransferFailure' },
             ],

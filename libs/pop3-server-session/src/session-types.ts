@@ -89,6 +89,8 @@ export type SessionEvent =
   | { readonly type: 'UNKNOWN'; readonly verb: string }
   | { readonly type: 'BAD_LINE'; readonly reason: 'too-long' | 'bad-chars' | 'empty' | 'bad-verb' }
   | { readonly type: 'SASL_RESPONSE'; readonly line: string }
+  | { readonly type: 'TRANSFER_DONE' }
+  | { readonly type: 'TRANSFER_FAILED'; readonly error: unknown }
   | { readonly type: 'TIMEOUT' }
   | { readonly type: 'DISCONNECTED' }
   | { readonly type: 'SHUTDOWN' };
@@ -101,7 +103,6 @@ export function isVerb(word: string): word is Verb {
 export interface SessionEffects {
   verifyCredentials: { input: { credentials: Credentials }; output: AuthResult };
   openMailbox: { input: { user: string }; output: MailboxSession };
-  sendMessage: { input: { io: SessionIO; mailbox: MailboxSession; index: number; options: WireOptions }; output: void };
   commitUpdate: { input: { mailbox: MailboxSession; deleted: ReadonlySet<number> }; output: CommitResult };
   startTls: { input: { io: SessionIO }; output: { clientName?: string } };
 }

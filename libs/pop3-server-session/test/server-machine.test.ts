@@ -222,7 +222,7 @@ describe('TRANSACTION and UPDATE', () => {
     expect(await session.send('RETR 9')).toBe('-ERR No such message\r\n');
     expect(await session.send('RETR x')).toBe('-ERR Invalid message number\r\n');
     expect(await session.send('RETR 1')).toBe('+OK 23 octets\r\nSubject: one\r\n\r\nfirst\r\n.\r\n');
-    expect(await session.send('TOP 3 1')).toBe('+OK 39 octets\r\nSubject: three\r\n\r\nthird\r\n.\r\n');
+    expect(await session.send('TOP 3 1')).toBe('+OK Top of message follows\r\nSubject: three\r\n\r\nthird\r\n.\r\n');
     expect(await session.send('QUIT')).toMatch(/^\+OK Logging out, 1 messages deleted/);
     expect(session.calls.commit).toEqual([[1]]);
   });

@@ -105,10 +105,6 @@ export function startSession(options: HarnessOptions = {}) {
         calls.opened++;
         return mailbox;
       }),
-      sendMessage: fromPromise(async ({ input }: { input: SessionEffects['sendMessage']['input'] }) => {
-        const content = await input.mailbox.read(input.index);
-        await input.io.sendMessage(`+OK ${messages[input.index]!.wireSize} octets\r\n`, content, input.options);
-      }),
       commitUpdate: fromPromise(async ({ input }: { input: { mailbox: MailboxSession; deleted: ReadonlySet<number> } }) => input.mailbox.commit(input.deleted)),
       startTls: fromPromise(async ({ input }: { input: { io: SessionIO } }) => input.io.startTls()),
     },

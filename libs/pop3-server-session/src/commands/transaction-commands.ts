@@ -42,12 +42,14 @@ export const transactionCommands = {
   DELE(drop, args) {
     const found = lookupMessage(drop, args[0]);
     if ('reply' in found) return found;
-    const deleted = new Set(drop.deleted).add(found.index);
-    return { reply: okLine(`Message ${found.index + 1} deleted`), deleted };
+    // Marked in place: copying the set per DELE made a whole-mailbox delete quadratic.
+    (drop.deleted as Set<number>).add(found.index);
+    return { reply: okLine(`Message ${found.index + 1} deleted`) };
   },
   RSET(drop) {
-    const { count, octets } = totals({ messages: drop.messages, deleted: new Set() });
-    return { reply: okLine(`Maildrop has ${count} messages (${octets} octets)`), deleted: new Set() };
+    (drop.deleted as Set<number>).clear();
+    const { count, octets } = totals(drop);
+    return { reply: okLine(`Maildrop has ${count} messages (${octets} octets)`) };
   },
   NOOP() {
     return { reply: okLine() };
