@@ -26,7 +26,8 @@ export async function openTransport(endpoint: RemoteEndpoint, options: Transport
     return { transport, greeting: status.text };
   } catch (error) {
     transport.close();
-    throw error instanceof RetrievalError ? error : new RetrievalError('greeting', (error as Error).message, { cause: error });
+    // Whatever went wrong while waiting for the greeting is a greeting failure.
+    throw error instanceof RetrievalError && error.stage === 'greeting' ? error : new RetrievalError('greeting', (error as Error).message, { cause: error });
   }
 }
 

@@ -48,12 +48,13 @@ export class SocketTransport implements Pop3Transport {
   async readStatus() {
     for (;;) {
       const end = this.buffer.indexOf(0x0a);
+      if (end > this.options.lineLength + 1) throw new RetrievalError('download', `server reply line longer than ${this.options.lineLength} bytes`);
       if (end >= 0) {
-        const line = this.buffer.subarray(0, end).toString('latin1');
+        const line = this.buffer.subarray(0, end > 0 && this.buffer[end - 1] === 0x0d ? end - 1 : end).toString('latin1');
         this.consume(end + 1);
         const status = parseStatusLine(line);
         if (!status) throw new RetrievalError('download', `malformed reply from server: ${JSON.stringify(line.slice(0, 80))}`);
-        this.options.transcript.server(this.options.transcriptId, line.replace(/\r$/, ''));
+        this.options.transcript.server(this.options.transcriptId, line);
         return status;
       }
       if (this.buffer.length > this.options.lineLength) throw new RetrievalError('download', `server reply line longer than ${this.options.lineLength} bytes`);
@@ -78,11 +79,13 @@ export class SocketTransport implements Pop3Transport {
         if (result.done) this.buffer = result.rest;
         for (const chunk of result.data) {
           total += chunk.length;
-          if (total > maxBytes) throw new RetrievalError('download', `message larger than ${maxBytes} bytes; giving up on this server`);
+          if (total > maxBytes) throw new RetrievalError('download', `reply larger than ${maxBytes} bytes; giving up on this server`);
           await sink(chunk);
         }
         this.resumeIfDrained();
         if (result.done) return total;
+        // More may have arrived while the sink was busy (and paused the socket): use it first.
+        if (this.buffer.length > 0) continue;
       }
       await this.more();
     }

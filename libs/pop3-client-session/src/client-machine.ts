@@ -82,7 +82,10 @@ export const pop3ClientMachine = setup({
     recordFailure: assign({
       error: ({ event }, params: { stage: FailureStage }) => {
         const error = (event as { error?: unknown }).error;
-        return { stage: error instanceof RetrievalError ? error.stage : params.stage, message: error instanceof Error ? error.message : String(error) };
+        // The state names the phase; only connecting (connect/tls/greeting) and downloading
+        // (download/deliver) have finer stages that the error itself knows.
+        const refined = error instanceof RetrievalError && (params.stage === 'connect' || params.stage === 'download');
+        return { stage: refined ? error.stage : params.stage, message: error instanceof Error ? error.message : String(error) };
       },
     }),
     closeTransport: ({ context }) => context.transport?.close(),

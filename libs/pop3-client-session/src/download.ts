@@ -50,7 +50,7 @@ export async function downloadAll(
 
   let deleted = 0;
   // Messages delivered by a run that died before QUIT: delete them now, without fetching again.
-  if (!options.preserve && known.length) deleted += await deleteMessages(transport, known, options.window);
+  if (!options.preserve && known.length) deleted += await deleteMessages(transport, known, options.window, options.log);
 
   let fetched = 0;
   let bytes = 0;
@@ -74,7 +74,7 @@ export async function downloadAll(
       fetched++;
       bytes += item.bytes;
     }
-    if (!options.preserve) deleted += await deleteMessages(transport, staged.map((entry) => entry.message), options.window);
+    if (!options.preserve) deleted += await deleteMessages(transport, staged.map((entry) => entry.message), options.window, options.log);
   }
   await ledger.compact(new Set(messages.flatMap((message) => (message.uidl ? [message.uidl] : []))));
   return { fetched, bytes, deleted, known: known.length };
@@ -226,9 +226,11 @@ async function receive(
         stream!.once('close', resolve);
       });
     }
-  }, options.maxMessageBytes).catch((error: unknown) => {
+  }, options.maxMessageBytes).catch(async (error: unknown) => {
     stream?.destroy(error as Error);
-    streamed?.catch(() => {});
+    // Let the staging finish removing its partial tmp file before anyone exits.
+    const staged = await streamed?.catch(() => undefined);
+    if (staged) await sink.discard([staged]).catch(() => {});
     throw error;
   });
   if (stream) {
@@ -238,7 +240,7 @@ async function receive(
   return { staging: sink.stage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), meta), sample: Buffer.concat(sampled) };
 }
 
-async function deleteMessages(transport: Pop3Transport, messages: readonly RemoteMessage[], window: number): Promise<number> {
+async function deleteMessages(transport: Pop3Transport, messages: readonly RemoteMessage[], window: number, log: ClientLog): Promise<number> {
   let sent = 0;
   let deleted = 0;
   const fill = (received: number) => {
@@ -251,6 +253,9 @@ async function deleteMessages(transport: Pop3Transport, messages: readonly Remot
       deleted++;
     } catch (error) {
       if (!(error instanceof Pop3ReplyError)) throw new RetrievalError('delete', `DELE failed: ${(error as Error).message}`, { cause: error });
+      // Stored and recorded already: the next run deletes it without fetching it again.
+      const message = messages[index]!;
+      log.warn({ number: message.number, uidl: message.uidl, reply: error.text }, 'DELE refused; message stays on the server until the next run');
     }
     fill(index + 1);
   }

@@ -7,7 +7,7 @@ import { createActor, fromPromise, toPromise } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { apopDigest, buildCramMd5Response, buildSaslPlain, encodeBase64 } from '@mailnode/pop3-protocol';
 import type { AuthType } from '@mailnode/config';
-import { pop3ClientMachine, RetrievalError, type ClientSessionInput, type ClientSessionOutput } from '../src/index.ts';
+import { pop3ClientMachine, RetrievalError, type ClientSessionInput, type ClientSessionOutput, type Pop3Transport } from '../src/index.ts';
 import { CRAM_CHALLENGE, fail, FakeLedger, FakeSink, FakeTransport, mailbox, MemoryLog, numbersOf, scriptedMailbox, status, type Handler, type MailboxScript, type SinkScript } from './fakes.ts';
 
 const GREETING = 'POP3 ready <1896.697170952@dbc.mtview.ca.us>';
@@ -53,7 +53,7 @@ async function runSession(options: RunOptions): Promise<Run> {
   let connects = 0;
   const machine = pop3ClientMachine.provide({
     actors: {
-      connect: fromPromise(async () => {
+      connect: fromPromise<{ transport: Pop3Transport; greeting: string }, { clientId: string }>(async () => {
         connects++;
         events.push('connect');
         if (options.connectError) throw options.connectError;
@@ -180,8 +180,10 @@ describe('pop3ClientMachine: TLS is never optional once asked for', () => {
       capa: true,
     });
     expect(run.output.ok).toBe(false);
-    expect(run.output.error?.stage).toBe('tls');
     expect(sentCredentials(run.transport.commands)).toEqual([]);
+    expect(run.transport.closed).toBe(true);
+    // The session failed while securing the connection: the report should say so (not 'download').
+    expect(run.output.error?.stage).toBe('tls');
   });
 });
 
