@@ -145,7 +145,7 @@ function installExitHook(): void {
   });
 }
 
-interface Layout {
+export interface DovecotLayout {
   dir: string;
   confFile: string;
   logFile: string;
@@ -156,7 +156,7 @@ interface Layout {
   certPasswdFile: string;
 }
 
-function layout(dir: string): Layout {
+function layout(dir: string): DovecotLayout {
   return {
     dir,
     confFile: join(dir, 'dovecot.conf'),
@@ -181,7 +181,7 @@ function userName(): string {
 
 export function dovecotConfig(options: {
   profile: DovecotProfile;
-  paths: Layout;
+  paths: DovecotLayout;
   instanceName: string;
   plainPort: number;
   tlsPort: number;
@@ -385,11 +385,15 @@ export async function startDovecot(options: DovecotOptions): Promise<DovecotInst
   const owner = ensureSystemUser(PEER_USER);
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'mailnode-dovecot-')));
-  try {
-    return await startIn(dir, ownDir, binary, profile, owner, options);
-  } catch (error) {
-    if (ownDir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    throw error;
+  // A free port can be taken by someone else between freePort() and Dovecot's bind: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startIn(dir, ownDir, binary, profile, owner, options);
+    } catch (error) {
+      if (attempt < 3 && /address already in use/i.test((error as Error).message)) continue;
+      if (ownDir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
   }
 }
 

@@ -16,7 +16,7 @@ const NOFILE = 20000;
 /** name -> loader of a Section (tools/bench/report.ts). Add a section here. */
 const SECTIONS = {
   server: async () => (await import('./server-section.ts')).serverSection,
-  // retriever: async () => (await import('./retriever-section.ts')).retrieverSection,
+  retriever: async () => (await import('./retriever-section.ts')).retrieverSection,
 };
 
 const HELP = `Usage: npm run bench [-- options]

@@ -8,8 +8,9 @@
  *   u01..u32       10 x 4 KiB each                 (logins: C concurrent clients, each on its own mailbox)
  *   idle0001..     empty                           (idle: 2 000 logged-in sessions, one mailbox each)
  *
- * Order: warm-up, idle (on freshly started servers, so a baseline is not inflated by earlier
- * garbage), logins at C=1, 8, 32, then RETR (median of 3 runs). Servers alternate per point.
+ * Order: warm-up (every mailbox opened once, 200 logins, one untimed RETR pass), idle (early, so
+ * the baseline is not inflated by the garbage of the throughput tests), logins at C=1, 8, 32
+ * (median of 3 runs), then RETR (median of 5 runs). The two servers alternate in each repetition.
  */
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,8 @@ export const serverSection: Section = {
           conn.destroy();
         }
         await measureLogins(side.target, { concurrency: 4, maxSessions: 200, maxSeconds: 5, accounts: loginUsers.map(account) });
+        // One untimed RETR pass, so the first timed run does not pay for JIT warm-up or cold caches.
+        await measureRetr(side.target, { account: account('bench'), pipelined: false, window: 1 });
       }
 
       // ---- idle sessions ------------------------------------------------------------------------

@@ -41,7 +41,8 @@ export const clientSchedulerMachine = setup({
     nextRun: ({ context }) => context.delayMs,
   },
   guards: {
-    finished: ({ context }) => context.runsLeft <= 0,
+    // Guards run before the transition's actions: this run has not been counted yet.
+    finished: ({ context }) => context.runsLeft <= 1,
   },
   actions: {
     recordRun: assign(({ context, event }) => {

@@ -27,6 +27,7 @@ export class SocketTransport implements Pop3Transport {
   private failure: Error | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
+  private inSasl = false;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onEnd = () => this.finish(undefined);
   private readonly onError = (error: Error) => this.finish(error);
@@ -41,7 +42,10 @@ export class SocketTransport implements Pop3Transport {
   }
 
   send(line: string): void {
-    this.options.transcript.client(this.options.transcriptId, maskCommand(line));
+    // Lines answering a SASL challenge carry credentials: masked until the exchange ends.
+    const masked = this.inSasl ? '****' : maskCommand(line);
+    if (/^AUTH \S+$/i.test(line)) this.inSasl = true;
+    this.options.transcript.client(this.options.transcriptId, masked);
     this.socket.write(`${line}\r\n`);
   }
 
@@ -54,6 +58,7 @@ export class SocketTransport implements Pop3Transport {
         this.consume(end + 1);
         const status = parseStatusLine(line);
         if (!status) throw new RetrievalError('download', `malformed reply from server: ${JSON.stringify(line.slice(0, 80))}`);
+        if (!('continuation' in status)) this.inSasl = false;
         this.options.transcript.server(this.options.transcriptId, line);
         return status;
       }
@@ -97,7 +102,13 @@ export class SocketTransport implements Pop3Transport {
     // Nothing the server sent in plaintext after its +OK may be read as protected data.
     this.buffer = EMPTY;
     const secure = tlsConnect({ ...this.options.tls, socket: raw });
-    await secureConnected(secure);
+    // A server that accepts STLS and then goes silent must not hang the client.
+    const timer = setTimeout(() => secure.destroy(new Error(`no TLS handshake within ${Math.round(this.options.timeoutMs / 1000)} s`)), this.options.timeoutMs);
+    try {
+      await secureConnected(secure);
+    } finally {
+      clearTimeout(timer);
+    }
     this.socket = secure;
     this.secure = true;
     this.hasClientCertificate = Boolean(this.options.tls.cert);

@@ -35,7 +35,8 @@ export class SmtpSink implements DeliverySink {
 
   async prepare(): Promise<void> {
     const expanded = this.directory ? await this.directory.expandAlias(this.recip) : [];
-    this.recipients = expanded.length ? expanded : [this.recip];
+    // Local users come back as bare names; SMTP needs a domain (RFC 5321), so use ours.
+    this.recipients = (expanded.length ? expanded : [this.recip]).map((address) => (address.includes('@') ? address : `${address}@${this.target.localName}`));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
   }
 
