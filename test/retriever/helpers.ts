@@ -14,13 +14,27 @@
  */
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DovecotInstance } from '../harness/dovecot.ts';
+import { startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { describeRun, runTool, type ToolResult } from '../harness/external-tool.ts';
 import type { GeneratedMessage } from '../harness/mail-generator.ts';
 import { deepMerge, MAILNODE_MAIN, makeTempDir, WORKSPACE } from '../harness/mailnode-process.ts';
 
 /** Every remote (Dovecot) user has the password `pw-<name>`. */
 export const remotePassword = (user: string): string => `pw-${user}`;
+
+/** A Dovecot with one remote user per entry, each mailbox filled with what its generator makes. */
+export async function startFilledDovecot(
+  remote: Record<string, () => GeneratedMessage[]>,
+): Promise<{ dovecot: DovecotInstance; mail: Map<string, GeneratedMessage[]> }> {
+  const dovecot = await startDovecot({ users: Object.keys(remote).map((name) => ({ name, password: remotePassword(name) })) });
+  const mail = new Map<string, GeneratedMessage[]>();
+  for (const [user, make] of Object.entries(remote)) {
+    const messages = make();
+    mail.set(user, messages);
+    await dovecot.fill(user, messages);
+  }
+  return { dovecot, mail };
+}
 
 export const DEFAULT_LOCAL_USERS = 'alice:pw-alice\nbob:pw-bob\n';
 

@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dovecotUnavailableReason, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import { dovecotUnavailableReason, type DovecotInstance } from '../harness/dovecot.ts';
 import { killAllTools } from '../harness/external-tool.ts';
 import { fixed4k, manifest, mixed, verifyMaildir, type GeneratedMessage } from '../harness/mail-generator.ts';
 import { stopAllMailnodes } from '../harness/mailnode-process.ts';
@@ -34,13 +34,14 @@ import {
   runMailnode,
   sentBy,
   splitReceived,
+  startFilledDovecot,
 } from './helpers.ts';
 import { startSmtpPeer, type SmtpPeer } from './smtp-peer.ts';
 
 const unavailable = dovecotUnavailableReason();
 
 let dovecot: DovecotInstance;
-const mail = new Map<string, GeneratedMessage[]>();
+let mail = new Map<string, GeneratedMessage[]>();
 
 /** Remote user → its messages. */
 const REMOTE: Record<string, () => GeneratedMessage[]> = {
@@ -59,12 +60,7 @@ const REMOTE: Record<string, () => GeneratedMessage[]> = {
 
 beforeAll(async () => {
   if (unavailable) return;
-  dovecot = await startDovecot({ users: Object.keys(REMOTE).map((name) => ({ name, password: remotePassword(name) })) });
-  for (const [user, make] of Object.entries(REMOTE)) {
-    const messages = make();
-    mail.set(user, messages);
-    await dovecot.fill(user, messages);
-  }
+  ({ dovecot, mail } = await startFilledDovecot(REMOTE));
 });
 
 const peers: SmtpPeer[] = [];

@@ -8,7 +8,7 @@
 import { unlink } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { uidls } from '../harness/curl-client.ts';
-import { dovecotUnavailableReason, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import { dovecotUnavailableReason, type DovecotInstance } from '../harness/dovecot.ts';
 import { killAllTools } from '../harness/external-tool.ts';
 import { fixed4k, manifest, mixed, verifyMaildir, type GeneratedMessage } from '../harness/mail-generator.ts';
 import { stopAllMailnodes } from '../harness/mailnode-process.ts';
@@ -25,6 +25,7 @@ import {
   remotePassword,
   retrieverEnv,
   runFetch,
+  startFilledDovecot,
 } from './helpers.ts';
 
 const unavailable = dovecotUnavailableReason();
@@ -36,16 +37,11 @@ const REMOTE: Record<string, () => GeneratedMessage[]> = {
 };
 
 let dovecot: DovecotInstance;
-const mail = new Map<string, GeneratedMessage[]>();
+let mail = new Map<string, GeneratedMessage[]>();
 
 beforeAll(async () => {
   if (unavailable) return;
-  dovecot = await startDovecot({ users: Object.keys(REMOTE).map((name) => ({ name, password: remotePassword(name) })) });
-  for (const [user, make] of Object.entries(REMOTE)) {
-    const messages = make();
-    mail.set(user, messages);
-    await dovecot.fill(user, messages);
-  }
+  ({ dovecot, mail } = await startFilledDovecot(REMOTE));
 });
 
 afterEach(() => killAllTools());

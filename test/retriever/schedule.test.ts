@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dovecotUnavailableReason, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
+import { dovecotUnavailableReason, type DovecotInstance } from '../harness/dovecot.ts';
 import { killAllTools } from '../harness/external-tool.ts';
 import { freePort } from '../harness/free-port.ts';
 import { fixed4k, type GeneratedMessage } from '../harness/mail-generator.ts';
@@ -22,12 +22,12 @@ import {
   maildirFiles,
   readFileText,
   readTranscript,
-  remotePassword,
   retrieverEnv,
   runFetch,
   sentBy,
   sessionsOf,
   type TranscriptLine,
+  startFilledDovecot,
 } from './helpers.ts';
 
 const unavailable = dovecotUnavailableReason();
@@ -41,16 +41,11 @@ const REMOTE: Record<string, () => GeneratedMessage[]> = {
 };
 
 let dovecot: DovecotInstance;
-const mail = new Map<string, GeneratedMessage[]>();
+let mail = new Map<string, GeneratedMessage[]>();
 
 beforeAll(async () => {
   if (unavailable) return;
-  dovecot = await startDovecot({ users: Object.keys(REMOTE).map((name) => ({ name, password: remotePassword(name) })) });
-  for (const [user, make] of Object.entries(REMOTE)) {
-    const messages = make();
-    mail.set(user, messages);
-    await dovecot.fill(user, messages);
-  }
+  ({ dovecot, mail } = await startFilledDovecot(REMOTE));
 });
 
 afterEach(async () => {
