@@ -1,4 +1,5 @@
 export { HELP, parseCli, type CliArgs } from './cli-args.ts';
 export { composeNode, createDirectory } from './compose.ts';
 export { defaultConfigPath } from './default-config.ts';
-export { runNode, StartupError, type RunOptions } from './run-node.ts';
+export { bootNode, StartupError, type BootedNode } from './boot.ts';
+export { runNode, type RunOptions } from './run-node.ts';

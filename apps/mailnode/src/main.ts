@@ -5,7 +5,8 @@ import { VERSION } from '@mailnode/pop3-server';
 import { HELP, parseCli, UsageError } from './cli-args.ts';
 import { fetchCommand } from './fetch-command.ts';
 import { passwdCommand } from './passwd-command.ts';
-import { runNode, StartupError } from './run-node.ts';
+import { StartupError } from './boot.ts';
+import { runNode } from './run-node.ts';
 
 async function main(): Promise<number> {
   let args;

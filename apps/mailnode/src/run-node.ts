@@ -5,8 +5,6 @@ import { Pop3Server, VERSION, type BoundListener } from '@mailnode/pop3-server';
 import { Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
 import { bootNode, untilSignal } from './boot.ts';
 
-export { StartupError } from './boot.ts';
-
 export interface RunOptions {
   readonly configFile?: string;
   readonly overrides: ConfigOverrides;

@@ -1,7 +1,7 @@
 /** The state directory: everything mailnode writes lives below it, private to its owner. */
-import { copyFile, mkdir, constants } from 'node:fs/promises';
+import { chmod, constants, copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MailnodeConfig } from '@mailnode/config';
 
 export async function prepareStateDir(config: MailnodeConfig): Promise<void> {
@@ -20,9 +20,8 @@ export async function seedDirectoryFiles(config: MailnodeConfig): Promise<string
   for (const [name, target] of [['users', directory.users], ['aliases', directory.aliases], ['domains', directory.domains]] as const) {
     const source = join(directory.seed_from, name);
     if (existsSync(target) || !existsSync(source)) continue;
-    await mkdir(join(target, '..'), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     await copyFile(source, target, constants.COPYFILE_EXCL);
-    const { chmod } = await import('node:fs/promises');
     await chmod(target, 0o600);
     seeded.push(target);
   }

@@ -10,7 +10,7 @@ import type { Logger } from '@mailnode/logging';
 import type { Transcript } from '@mailnode/logging';
 import type { Pop3ListenerConfig, Pop3ServerConfig } from '@mailnode/config';
 import { errLine, makeChallenge } from '@mailnode/pop3-protocol';
-import { resolveAuthPolicy, type AuthPolicy, type ListenerSecurity } from '@mailnode/pop3-server-session';
+import { offersStls, resolveAuthPolicy, type AuthPolicy, type ListenerSecurity } from '@mailnode/pop3-server-session';
 import { Pop3Connection } from './connection.ts';
 import type { ConnectionLimits } from './connection-limits.ts';
 import type { ProvidedSessionMachine } from './session-effects.ts';
@@ -110,7 +110,7 @@ export class Pop3Listener {
       idleTimeoutMs: server.timeout,
       maxQueuedLines: MAX_QUEUED_LINES,
       transcript,
-      tls: this.security === 'latent' || this.security === 'latent-mandatory' ? this.tls : undefined,
+      tls: offersStls(this.security) ? this.tls : undefined,
     });
     this.shared.connections.add(connection);
     transcript.note(id, `connection from ${ip} to port ${this.port}`);

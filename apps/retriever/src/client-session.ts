@@ -2,6 +2,7 @@
  * One retrieval run of one configured client: picks the delivery mode, builds the client
  * session machine with its `connect` effect, runs it, and returns its output.
  */
+import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
@@ -18,7 +19,6 @@ import { receivedHeader } from './received-header.ts';
 import { DirectorySink } from './sinks/directory-sink.ts';
 import { MaildirSink } from './sinks/maildir-sink.ts';
 import { SmtpSink } from './sinks/smtp-sink.ts';
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 
 export interface SessionDependencies {
@@ -40,18 +40,20 @@ export function deliveryMode(client: RetrieverClientConfig): DeliveryMode {
 
 export function endpointOf(client: RetrieverClientConfig): RemoteEndpoint {
   const tls = !client.ssl ? 'none' : client.ssl.latent ? 'stls' : 'implicit';
-  return { ...parseServerAddress(client.server.address, tls === 'implicit'), tls };
+  return { ...parseServerAddress(client.server.address, tls === 'implicit' ? 995 : 110), tls };
 }
 
-function tlsOptions(client: RetrieverClientConfig, endpoint: RemoteEndpoint): ConnectionOptions {
+async function tlsOptions(client: RetrieverClientConfig, endpoint: RemoteEndpoint): Promise<ConnectionOptions> {
   const ssl = client.ssl;
   return {
     servername: ssl?.servername ?? (/^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host),
     // Certificate checks stay on: a private server needs its CA in ssl.ca, never a bypass.
     rejectUnauthorized: true,
-    ca: ssl?.ca ? readFileSync(ssl.ca) : undefined,
-    cert: ssl?.cert ? readFileSync(ssl.cert) : undefined,
-    key: ssl?.key ? readFileSync(ssl.key) : undefined,
+    // Read at each run, asynchronously: renewed files apply without a restart and the event
+    // loop the POP3 server shares never blocks on them.
+    ca: ssl?.ca ? await readFile(ssl.ca) : undefined,
+    cert: ssl?.cert ? await readFile(ssl.cert) : undefined,
+    key: ssl?.key ? await readFile(ssl.key) : undefined,
     minVersion: 'TLSv1.2',
   };
 }
@@ -60,9 +62,9 @@ function sinkFor(client: RetrieverClientConfig, deps: SessionDependencies): Deli
   switch (deliveryMode(client)) {
     case 'smtp': {
       const smtp = client.smtp!;
-      const [host, port] = smtp.host.split(':');
+      const { host, port } = parseServerAddress(smtp.host, 25);
       return new SmtpSink(
-        { host: host!, port: Number(port ?? 25), lmtp: smtp.lmtp, sender: smtp.sender, localName: deps.hostname ?? osHostname(), timeoutMs: deps.settings.timeout },
+        { host, port, lmtp: smtp.lmtp, sender: smtp.sender, localName: deps.hostname ?? osHostname(), timeoutMs: deps.settings.timeout },
         client.recip,
         deps.directory,
         join(deps.settings.uidl_dir, 'spool', client.id),
@@ -96,13 +98,13 @@ export async function runClientSession(
   const transcriptId = `${client.id}-${Date.now().toString(36)}`;
   const machine = pop3ClientMachine.provide({
     actors: {
-      connect: fromPromise(() =>
+      connect: fromPromise(async () =>
         openTransport(endpoint, {
           timeoutMs: deps.settings.timeout,
           lineLength: limits.line_length,
           transcript: deps.transcript,
           transcriptId,
-          tls: tlsOptions(client, endpoint),
+          tls: await tlsOptions(client, endpoint),
         }),
       ),
     },

@@ -10,11 +10,11 @@ export interface RemoteEndpoint {
   readonly tls: 'none' | 'implicit' | 'stls';
 }
 
-/** `host`, `host:port` or `[v6]:port`; the port defaults to 110, or 995 for implicit TLS. */
-export function parseServerAddress(address: string, implicitTls: boolean): { host: string; port: number } {
+/** `host`, `host:port` or `[v6]:port`, with the given default port (POP3, POP3S, SMTP). */
+export function parseServerAddress(address: string, defaultPort: number): { host: string; port: number } {
   const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(address) ?? /^([^:]+)(?::(\d+))?$/.exec(address);
   if (!match) throw new Error(`bad server address '${address}'`);
-  return { host: match[1]!, port: match[2] ? Number(match[2]) : implicitTls ? 995 : 110 };
+  return { host: match[1]!, port: match[2] ? Number(match[2]) : defaultPort };
 }
 
 export async function openTransport(endpoint: RemoteEndpoint, options: TransportOptions): Promise<{ transport: Pop3Transport; greeting: string }> {

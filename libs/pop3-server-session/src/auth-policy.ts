@@ -29,6 +29,11 @@ export function resolveAuthPolicy(
   return { authtypes, sslOnly: new Set([...sslOnly, 'SASL_EXTERNAL']) };
 }
 
+/** Latent listeners (STLS) may upgrade; plain ones cannot and implicit ones already did. */
+export function offersStls(security: ListenerSecurity): boolean {
+  return security === 'latent' || security === 'latent-mandatory';
+}
+
 export type AuthDecision = 'allowed' | 'needs-tls' | 'disabled';
 
 export function decideAuth(policy: AuthPolicy, type: AuthType, tlsActive: boolean): AuthDecision {

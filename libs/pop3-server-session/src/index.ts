@@ -1,4 +1,4 @@
-export { decideAuth, resolveAuthPolicy, saslMechanismsNow, type AuthPolicy, type ListenerSecurity } from './auth-policy.ts';
+export { decideAuth, offersStls, resolveAuthPolicy, saslMechanismsNow, type AuthPolicy, type ListenerSecurity } from './auth-policy.ts';
 export { capabilities, type CapabilityState } from './capabilities.ts';
 export { transactionCommands, resolveTransfer } from './commands/transaction-commands.ts';
 export { continueSasl, startSasl, type SaslStep } from './sasl-exchange.ts';

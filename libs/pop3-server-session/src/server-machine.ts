@@ -7,7 +7,7 @@ import { MailboxLockedError, MessageGoneError, type MailboxSession } from '@mail
 import { DirectoryUnavailableError } from '@mailnode/directory';
 import { errLine, formatCapa, okLine } from '@mailnode/pop3-protocol';
 import { assign, fromPromise, setup, type ActorRefFrom } from 'xstate';
-import { decideAuth, isSaslMechanism, SASL_MECHANISMS, saslMechanismsNow, type SaslMechanism } from './auth-policy.ts';
+import { decideAuth, isSaslMechanism, offersStls, SASL_MECHANISMS, saslMechanismsNow, type SaslMechanism } from './auth-policy.ts';
 import { capabilities } from './capabilities.ts';
 import { totals } from './commands/maildrop.ts';
 import { resolveTransfer, transactionCommands, type TransactionHandler, type TransactionVerb } from './commands/transaction-commands.ts';
@@ -62,7 +62,7 @@ export const pop3ServerMachine = setup({
     apopAllowed: ({ context }) => authRefusal(context, 'APOP', 'APOP') === undefined,
     tooManyBadCommands: ({ context }) => context.badCommands + 1 >= context.limits.badCommands,
     tooManyAuthFailures: ({ context }) => context.authFailures >= context.limits.authFailures,
-    stlsPossible: ({ context }) => context.security !== 'none' && context.security !== 'implicit' && !context.tlsActive,
+    stlsPossible: ({ context }) => offersStls(context.security) && !context.tlsActive,
     saslChallenge: ({ context }) => context.saslStep?.kind === 'challenge',
     saslCredentials: ({ context }) => context.saslStep?.kind === 'credentials',
     saslAuthFailure: ({ context }) => context.saslStep?.kind === 'fail' && context.saslStep.authFailure,
@@ -82,7 +82,7 @@ export const pop3ServerMachine = setup({
           capabilities({
             policy: context.policy,
             tlsActive: context.tlsActive,
-            stlsAvailable: context.security !== 'none' && context.security !== 'implicit',
+            stlsAvailable: offersStls(context.security),
             clientCertificate: context.clientName !== undefined,
             loggedIn: context.user !== undefined,
             expire: context.expire,
