@@ -7,9 +7,9 @@ import { composeNode } from './compose.ts';
 import { defaultConfigPath } from './default-config.ts';
 import { prepareStateDir, seedDirectoryFiles } from './state-dir.ts';
 
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+import { StartupError } from './startup-error.ts';
+
+export { StartupError };
 
 export interface BootedNode {
   readonly file: string;
@@ -32,7 +32,8 @@ export async function bootNode(
   const log = createLogger({ level: config.logging.level, file: config.logging.file });
   const container = await composeNode(config, log, { server: options.server });
   const directory = container.resolve<Directory>(DIRECTORY);
-  await checkDirectory(directory, config.directory.type === 'files' ? config.directory.users : 'directory');
+  if (config.directory.type === 'files') await checkDirectory(directory, config.directory.users);
+  else await probeDirectory(directory, log, config.directory.urls.join(' '));
   return { file: loaded.file, config, log, container, directory, seeded };
 }
 
@@ -43,6 +44,19 @@ async function checkDirectory(directory: Directory, where: string): Promise<void
   } catch (error) {
     if (error instanceof DirectoryUnavailableError) throw new StartupError(`${where}: ${error.message}`);
     throw error;
+  }
+}
+
+/**
+ * An LDAP server that is down at startup is an outage like any other: the node starts, logins
+ * get [SYS/TEMP] and recover when the server does. The probe only makes the problem visible.
+ */
+async function probeDirectory(directory: Directory, log: Logger, where: string): Promise<void> {
+  try {
+    await directory.lookupUser('postmaster');
+  } catch (error) {
+    if (!(error instanceof DirectoryUnavailableError)) throw error;
+    log.warn({ urls: where, err: error.message }, 'LDAP directory not reachable at startup; logins fail with [SYS/TEMP] until it is');
   }
 }
 

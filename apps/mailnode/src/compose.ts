@@ -6,25 +6,13 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { hostname as osHostname } from 'node:os';
 import { CONFIG, type MailnodeConfig } from '@mailnode/config';
-import { DIRECTORY, FileDirectory, type Directory } from '@mailnode/directory';
+import { DIRECTORY } from '@mailnode/directory';
 import { FileTranscript, LOGGER, NO_TRANSCRIPT, TRANSCRIPT, type Logger } from '@mailnode/logging';
 import { MaildirStore } from '@mailnode/maildir';
 import { MESSAGE_STORE } from '@mailnode/message-store';
 import { loadTlsMaterial, Pop3Server, TLS_MATERIAL, type TlsMaterial } from '@mailnode/pop3-server';
 import { Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
-
-export function createDirectory(config: MailnodeConfig, log: Logger): Directory {
-  const settings = config.directory;
-  const directoryLog = log.child({ component: 'directory' });
-  return new FileDirectory({
-    usersFile: settings.users,
-    aliasesFile: settings.aliases,
-    domainsFile: settings.domains,
-    reloadCheckMs: settings.reload_check,
-    verifyCacheSize: settings.verify_cache,
-    log: directoryLog,
-  });
-}
+import { createDirectory } from './directory-factory.ts';
 
 /** TLS material is only loaded (or generated) when some listener uses TLS without its own files. */
 async function tlsMaterialFor(config: MailnodeConfig, withServer: boolean): Promise<TlsMaterial | null> {
@@ -37,7 +25,7 @@ export async function composeNode(config: MailnodeConfig, log: Logger, options: 
   const container = rootContainer.createChildContainer();
   container.register(CONFIG, { useValue: config });
   container.register(LOGGER, { useValue: log });
-  container.register(DIRECTORY, { useValue: createDirectory(config, log) });
+  container.register(DIRECTORY, { useValue: await createDirectory(config, log) });
   container.register(MESSAGE_STORE, {
     useValue: new MaildirStore({
       root: config.message_store.root,

@@ -42,6 +42,7 @@ function printSummary(print: (line: string) => void, info: { file: string; liste
   print(`  retriever: ${clients.length ? `${clients.length} client(s): ${clients.map((client) => client.id).join(', ')}` : 'no clients configured'}`);
   print(`  mail:      ${config.message_store.root}/<user>/Maildir`);
   if (config.directory.type === 'files') print(`  users:     ${config.directory.users}`);
+  else print(`  users:     LDAP ${config.directory.urls.join(', ')} (${config.directory.base_dn})`);
   for (const seededFile of info.seeded) print(`  created:   ${seededFile} (demo Directory file)`);
   print(`  state:     ${config.state_dir}`);
   print('Stop with Ctrl-C or SIGTERM.');

@@ -8,6 +8,7 @@ export {
   retrieverClientSchema,
   type DirectoryConfig,
   type FilesDirectoryConfig,
+  type LdapDirectoryConfig,
   type MailnodeConfig,
   type Pop3Limits,
   type Pop3ListenerConfig,

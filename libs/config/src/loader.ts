@@ -8,7 +8,7 @@ import { configSchema, type MailnodeConfig } from './schema.ts';
 import { YamlSource } from './yaml-source.ts';
 
 /** Keys whose values are secrets: a file holding one must not be readable by others. */
-const SECRET_KEYS = ['password'];
+const SECRET_KEYS = ['password', 'bind_password'];
 
 export interface LoadedConfig {
   readonly file: string;
@@ -64,7 +64,7 @@ function describeIssue(path: string, source: YamlSource, issue: z.core.$ZodIssue
   else if (issue.code === 'invalid_value') problem = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   else if (issue.code === 'too_small') problem = `must be at least ${issue.minimum}`;
   else if (issue.code === 'too_big') problem = `must be at most ${issue.maximum}`;
-  else if (issue.code === 'invalid_union' && at.join('.') === 'directory') problem = 'expected type: files';
+  else if (issue.code === 'invalid_union' && at[0] === 'directory' && at.length <= 2) problem = 'expected type: files or type: ldap';
   return new ConfigError(path, source.lineOf(at), setting, problem);
 }
 
@@ -103,10 +103,15 @@ function resolvePaths(config: MailnodeConfig, baseDir: string, stateDirOverride?
   out.tls.key = fix(out.tls.key);
   out.message_store.root = fix(out.message_store.root);
   const dir = out.directory;
-  dir.users = fix(dir.users);
-  dir.aliases = fix(dir.aliases);
-  dir.domains = fix(dir.domains);
-  dir.seed_from = fixOptional(dir.seed_from);
+  if (dir.type === 'files') {
+    dir.users = fix(dir.users);
+    dir.aliases = fix(dir.aliases);
+    dir.domains = fix(dir.domains);
+    dir.seed_from = fixOptional(dir.seed_from);
+  } else {
+    dir.tls.ca = fixOptional(dir.tls.ca);
+    dir.bind_password_file = fixOptional(dir.bind_password_file);
+  }
   out.pop3server.transcript = fixOptional(out.pop3server.transcript);
   const download = out.pop3download;
   download.audit = fixOptional(download.audit);

@@ -3,6 +3,7 @@
  * Paths may use `${state_dir}`; relative paths are relative to the config file.
  */
 import { z } from 'zod';
+import { filterTemplateProblem } from './ldap-filter.ts';
 import { authTypes, duration, optionalAuthTypes, positiveInt, yesNo } from './schema-types.ts';
 
 const sslSchema = z.strictObject({
@@ -62,6 +63,71 @@ const filesDirectorySchema = z.strictObject({
   /** Copy these Directory files into place when they do not exist yet (the demo users). */
   seed_from: z.string().optional(),
   reload_check: duration('1s'),
+  verify_cache: z.number().int().min(0).default(1000),
+});
+
+/** An LDAP filter template holding `%u`, checked for balanced parentheses at load time. */
+function ldapFilter() {
+  return z.string().superRefine((value, ctx) => {
+    const problem = filterTemplateProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `LDAP filter ${problem}` });
+  });
+}
+
+const ldapUrl = z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/i, 'expected ldap://host[:port] or ldaps://host[:port]');
+
+const ldapDirectorySchema = z.strictObject({
+  type: z.literal('ldap'),
+  /** Tried in order: the first that answers is used (failover). */
+  urls: z.array(ldapUrl).min(1),
+  /** Upgrade ldap:// connections with StartTLS; never falls back to plaintext. */
+  starttls: yesNo(false),
+  tls: z
+    .strictObject({
+      /** CA bundle for a private certificate authority. */
+      ca: z.string().optional(),
+      /** Certificate verification; N only for testing. */
+      verify: yesNo(true),
+      servername: z.string().optional(),
+    })
+    .prefault({}),
+  bind_dn: z.string().min(1).optional(),
+  bind_password: z.string().optional(),
+  bind_password_file: z.string().optional(),
+  bind_password_env: z.string().optional(),
+  connect_timeout: duration('5s'),
+  /** Per operation; a slower answer is an outage ([SYS/TEMP]). */
+  timeout: duration('10s'),
+  pool_size: positiveInt(4, 1, 64),
+  base_dn: z.string().min(1),
+  scope: z.enum(['one', 'sub']).default('sub'),
+  user_filter: ldapFilter().default('(&(objectClass=inetOrgPerson)(uid=%u))'),
+  attributes: z
+    .strictObject({
+      login: z.string().min(1).default('uid'),
+      mail: z.string().min(1).default('mail'),
+      mailbox: z.string().min(1).optional(),
+      password: z.string().min(1).default('userPassword'),
+    })
+    .prefault({}),
+  /** bind: check passwords by binding as the user. password: read and verify the password attribute. */
+  auth: z.enum(['bind', 'password']).default('bind'),
+  aliases: z
+    .strictObject({
+      attributes: z.array(z.string().min(1)).default([]),
+      base_dn: z.string().min(1).optional(),
+      group_filter: ldapFilter().optional(),
+      member_attributes: z.array(z.string().min(1)).default(['member', 'uniqueMember', 'rfc822MailMember']),
+    })
+    .prefault({}),
+  local_domains: z.array(z.string().min(1)).default([]),
+  cache: z
+    .strictObject({
+      positive_ttl: duration('1m'),
+      negative_ttl: duration('10s'),
+      size: z.number().int().min(0).default(10000),
+    })
+    .prefault({}),
   verify_cache: z.number().int().min(0).default(1000),
 });
 
@@ -166,7 +232,7 @@ export const configSchema = z.strictObject({
       self_signed: yesNo(true),
     })
     .prefault({}),
-  directory: z.discriminatedUnion('type', [filesDirectorySchema]).prefault({ type: 'files' }),
+  directory: z.discriminatedUnion('type', [filesDirectorySchema, ldapDirectorySchema]).prefault({ type: 'files' }),
   message_store: z
     .strictObject({
       root: z.string().default('${state_dir}/mail'),
@@ -183,6 +249,7 @@ export type Pop3ListenerConfig = Pop3ServerConfig['listeners'][number];
 export type Pop3Limits = Pop3ServerConfig['limits'];
 export type DirectoryConfig = MailnodeConfig['directory'];
 export type FilesDirectoryConfig = Extract<DirectoryConfig, { type: 'files' }>;
+export type LdapDirectoryConfig = Extract<DirectoryConfig, { type: 'ldap' }>;
 export type RetrieverConfig = MailnodeConfig['pop3download'];
 export type RetrieverClientConfig = RetrieverConfig['clients'][number];
 export type RetrieverLimits = RetrieverConfig['limits'];

@@ -6,11 +6,14 @@
 /** Nesting limit: deeper chains are almost certainly configuration mistakes. */
 export const MAX_ALIAS_DEPTH = 16;
 
+type MaybePromise<T> = T | Promise<T>;
+
+/** Lookups may be synchronous (tables in memory) or asynchronous (LDAP queries). */
 export interface AliasLookups {
   /** Recipients of a (lower-cased) alias, or undefined when it is not an alias. */
-  aliasTargets(name: string): readonly string[] | undefined;
-  isUser(name: string): boolean;
-  isLocalDomain(domain: string): boolean;
+  aliasTargets(name: string): MaybePromise<readonly string[] | undefined>;
+  isUser(name: string): MaybePromise<boolean>;
+  isLocalDomain(domain: string): MaybePromise<boolean>;
 }
 
 export interface ExpansionResult {
@@ -28,17 +31,17 @@ export interface ExpansionResult {
  *   away, a foreign address handed to us is simply not ours.
  * - Loops are cut by a visited set; unknown local names contribute nothing.
  */
-export function expandAddress(address: string, lookups: AliasLookups): ExpansionResult {
+export async function expandAddress(address: string, lookups: AliasLookups): Promise<ExpansionResult> {
   const recipients = new Set<string>();
   const truncatedAt: string[] = [];
   const visited = new Set<string>();
 
-  const visit = (name: string, depth: number): void => {
+  const visit = async (name: string, depth: number): Promise<void> => {
     if (visited.has(name)) return;
     visited.add(name);
-    const targets = lookups.aliasTargets(name);
+    const targets = await lookups.aliasTargets(name);
     if (targets === undefined) {
-      if (lookups.isUser(name)) recipients.add(name);
+      if (await lookups.isUser(name)) recipients.add(name);
       return;
     }
     if (depth >= MAX_ALIAS_DEPTH) {
@@ -46,22 +49,22 @@ export function expandAddress(address: string, lookups: AliasLookups): Expansion
       return;
     }
     for (const target of targets) {
-      const resolved = localNameOf(target, lookups);
+      const resolved = await localNameOf(target, lookups);
       if (resolved === null) recipients.add(target.toLowerCase());
-      else visit(resolved, depth + 1);
+      else await visit(resolved, depth + 1);
     }
   };
 
-  const start = localNameOf(address.trim(), lookups);
-  if (start !== null && start !== '') visit(start, 0);
+  const start = await localNameOf(address.trim(), lookups);
+  if (start !== null && start !== '') await visit(start, 0);
   return { recipients: [...recipients], truncatedAt };
 }
 
 /** The local name for an address, or null when its domain is not local. */
-function localNameOf(address: string, lookups: AliasLookups): string | null {
+async function localNameOf(address: string, lookups: AliasLookups): Promise<string | null> {
   const lower = address.toLowerCase();
   const at = lower.lastIndexOf('@');
   if (at === -1) return lower;
   const domain = lower.slice(at + 1).replace(/\.$/, '');
-  return lookups.isLocalDomain(domain) ? lower.slice(0, at) : null;
+  return (await lookups.isLocalDomain(domain)) ? lower.slice(0, at) : null;
 }

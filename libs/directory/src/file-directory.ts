@@ -79,7 +79,7 @@ export class FileDirectory implements Directory {
 
   async expandAlias(address: string): Promise<string[]> {
     const [users, aliases, domains] = await Promise.all([this.userTable(), this.aliasTable(), this.domainSet()]);
-    const { recipients, truncatedAt } = expandAddress(address, {
+    const { recipients, truncatedAt } = await expandAddress(address, {
       aliasTargets: (name) => aliases.get(name),
       isUser: (name) => users.has(name),
       isLocalDomain: (domain) => isListed(domains, domain),

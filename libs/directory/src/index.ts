@@ -28,3 +28,9 @@ export { expandAddress, MAX_ALIAS_DEPTH } from './alias-expansion.ts';
 export type { AliasLookups, ExpansionResult } from './alias-expansion.ts';
 export { cramMd5Digest } from './cram-md5.ts';
 export { shaCrypt } from './sha-crypt.ts';
+
+// LDAP backend.
+export { LdapDirectory } from './ldap/ldap-directory.ts';
+export type { LdapAliasOptions, LdapAttributeMap, LdapDirectoryOptions } from './ldap/ldap-options.ts';
+export { escapeFilterValue, fillFilter } from './ldap/filter.ts';
+export { mailboxLocationProblem } from './ldap/mailbox-location.ts';

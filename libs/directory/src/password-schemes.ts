@@ -3,7 +3,7 @@
  * Verification never throws on a malformed stored value (it just fails); parsers call
  * describeSecretProblem() up front so such entries are reported instead of silently useless.
  */
-import { ARGON2_DEFAULT_PARAMS, argon2Hash, argon2Problem, argon2VerifyConstantTime } from './argon2-scheme.ts';
+import { ARGON2_DEFAULT_PARAMS, argon2Hash, argon2Problem, argon2VerifyConstantTime, type Argon2Variant } from './argon2-scheme.ts';
 import type { Argon2Params } from './argon2-scheme.ts';
 import { BCRYPT_DEFAULT_COST, bcryptHash, bcryptProblem, bcryptVerifyTruncated, isBcryptHash } from './bcrypt-scheme.ts';
 import { constantTimeEqual } from './constant-time.ts';
@@ -20,6 +20,8 @@ export const SUPPORTED_SCHEMES = [
   'BLF-CRYPT',
   'ARGON2ID',
   'ARGON2I',
+  /** OpenLDAP's argon2 module: the variant is read from the PHC string ($argon2id$ or $argon2i$). */
+  'ARGON2',
   'CRAM-MD5',
   'SSHA',
   'SHA',
@@ -85,6 +87,8 @@ export function describeSecretProblem(stored: string): string | null {
       return argon2Problem('argon2id', value);
     case 'ARGON2I':
       return argon2Problem('argon2i', value);
+    case 'ARGON2':
+      return argon2Problem(argon2VariantOf(value), value);
     case 'CRAM-MD5':
       return decodeCramMd5Context(value) ? null : '{CRAM-MD5} value must be 64 hex digits';
     case 'CRYPT':
@@ -100,6 +104,10 @@ export function describeSecretProblem(stored: string): string | null {
   }
 }
 
+function argon2VariantOf(value: string): Argon2Variant {
+  return value.startsWith('$argon2i$') ? 'argon2i' : 'argon2id';
+}
+
 /** The plaintext password when stored as plain text (no prefix, {PLAIN}, {CLEARTEXT}); otherwise null. */
 export function plaintextOf(stored: string): string | null {
   const { scheme, value } = splitStoredSecret(stored);
@@ -108,7 +116,7 @@ export function plaintextOf(stored: string): string | null {
 
 /** Schemes designed to be slow; only these are worth caching. */
 function isSlow(scheme: string): boolean {
-  return ['SHA512-CRYPT', 'SHA256-CRYPT', 'BLF-CRYPT', 'ARGON2ID', 'ARGON2I', 'CRYPT'].includes(scheme);
+  return ['SHA512-CRYPT', 'SHA256-CRYPT', 'BLF-CRYPT', 'ARGON2ID', 'ARGON2I', 'ARGON2', 'CRYPT'].includes(scheme);
 }
 
 /**
@@ -139,6 +147,8 @@ async function verifyValue(scheme: PasswordScheme, value: string, password: stri
       return argon2VerifyConstantTime('argon2id', value, password);
     case 'ARGON2I':
       return argon2VerifyConstantTime('argon2i', value, password);
+    case 'ARGON2':
+      return argon2VerifyConstantTime(argon2VariantOf(value), value, password);
     case 'CRAM-MD5':
       return constantTimeEqual(encodeCramMd5Context(cramMd5Context(password)), value.toLowerCase());
     case 'CRYPT':
@@ -177,6 +187,8 @@ async function hashValue(scheme: PasswordScheme, password: string, options: Hash
       return argon2Hash('argon2id', password, { ...ARGON2_DEFAULT_PARAMS, ...options.argon2 });
     case 'ARGON2I':
       return argon2Hash('argon2i', password, { ...ARGON2_DEFAULT_PARAMS, ...options.argon2 });
+    case 'ARGON2':
+      return argon2Hash('argon2id', password, { ...ARGON2_DEFAULT_PARAMS, ...options.argon2 });
     case 'CRAM-MD5':
       return encodeCramMd5Context(cramMd5Context(password));
     case 'SHA':

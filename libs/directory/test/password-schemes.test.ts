@@ -25,6 +25,8 @@ const DOVEADM_PW_ERIN: Readonly<Record<string, string>> = {
   // Dovecot's default argon2 parameters (64 MiB, t=3 / 32 MiB, t=4): the slow path, verified once each.
   ARGON2ID: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$+zRVy0s9YhSczyU7XC3uAQ$V/3fgyKzv4CIHg0hiCvCyl3bbmbOjmGC5FfNGxi4j2Q',
   ARGON2I: '{ARGON2I}$argon2i$v=19$m=32768,t=4,p=1$L/0gPY4sUCpL7WBjEDf/UA$+0QvIPsBZB7u95vSleUDg7+tpRmUJw7cz1iLcctd27I',
+  // OpenLDAP's argon2 module writes {ARGON2} and names the variant inside the PHC string.
+  ARGON2: '{ARGON2}$argon2i$v=19$m=32768,t=4,p=1$L/0gPY4sUCpL7WBjEDf/UA$+0QvIPsBZB7u95vSleUDg7+tpRmUJw7cz1iLcctd27I',
   PLAIN: '{PLAIN}pw-erin',
   CRYPT: '{CRYPT}$2y$05$CULIzdUGOMpPFJBsvvc/Tu.vTdE4rm.CcBIr5azlYxeNhBdhyUK3y',
 };

@@ -12,16 +12,21 @@ export interface MaildirPaths {
 export const LOCK_FILE_NAME = 'mailnode-pop3.lock';
 
 /**
- * Rejects user names that could address anything but `<root>/<user>`: path separators,
- * NUL and control characters, and leading dots ('.', '..', hidden entries).
+ * A mailbox key is a user name, or a location below the root given by the Directory
+ * (`example.org/alice`): '/'-separated segments. Rejects anything that could address a path
+ * outside `<root>`: empty segments, leading dots ('.', '..', hidden entries), backslashes,
+ * NUL and control characters.
  */
 export function validateUser(user: string): void {
-  if (typeof user !== 'string' || user.length === 0) throw new Error('invalid user name: empty');
-  if (user.startsWith('.')) throw new Error(`invalid user name ${JSON.stringify(user)}: starts with '.'`);
+  if (typeof user !== 'string' || user.length === 0) throw new Error('invalid mailbox name: empty');
+  for (const segment of user.split('/')) {
+    if (segment.length === 0) throw new Error(`invalid mailbox name ${JSON.stringify(user)}: empty path segment`);
+    if (segment.startsWith('.')) throw new Error(`invalid mailbox name ${JSON.stringify(user)}: a segment starts with '.'`);
+  }
   for (let i = 0; i < user.length; i++) {
     const c = user.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === 0x2f /* / */ || c === 0x5c /* \ */) {
-      throw new Error(`invalid user name ${JSON.stringify(user)}: forbidden character`);
+    if (c < 0x20 || c === 0x7f || c === 0x5c /* \ */) {
+      throw new Error(`invalid mailbox name ${JSON.stringify(user)}: forbidden character`);
     }
   }
 }

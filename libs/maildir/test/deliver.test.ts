@@ -173,13 +173,18 @@ describe('failures', () => {
   });
 
   it('rejects user names that could escape the root with a plain Error', async () => {
-    for (const user of ['', '.', '..', '../x', 'a/b', 'a\\b', 'a\0b', 'a\nb', '.hidden', 'del\x7f']) {
+    for (const user of ['', '.', '..', '../x', 'a/../x', 'a//b', '/abs', 'a/', 'a/.x', 'a\\b', 'a\0b', 'a\nb', '.hidden', 'del\x7f']) {
       const error = await store.deliver(user, b('x')).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(StoreUnavailableError);
-      await expect(store.openMailbox(user)).rejects.toThrow(/invalid user name/);
+      await expect(store.openMailbox(user)).rejects.toThrow(/invalid mailbox name/);
     }
     expect(await namesIn(root)).toEqual([]);
+  });
+
+  it('accepts a mailbox location below the root (a Directory mailbox attribute)', async () => {
+    await store.deliver('example.org/grace', b('Subject: g\r\n\r\nhi\r\n'));
+    expect(await namesIn(join(root, 'example.org', 'grace', 'Maildir', 'new'))).toHaveLength(1);
   });
 });
 

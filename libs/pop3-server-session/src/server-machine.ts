@@ -4,7 +4,7 @@
  * effect (socket, directory, store) is a named actor or action, replaced with provide().
  */
 import { MailboxLockedError, MessageGoneError, type MailboxSession } from '@mailnode/message-store';
-import { DirectoryUnavailableError } from '@mailnode/directory';
+import { DirectoryUnavailableError, type DirectoryUser } from '@mailnode/directory';
 import { errLine, formatCapa, okLine } from '@mailnode/pop3-protocol';
 import { assign, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import { decideAuth, isSaslMechanism, offersStls, SASL_MECHANISMS, saslMechanismsNow, type SaslMechanism } from './auth-policy.ts';
@@ -162,9 +162,9 @@ export const pop3ServerMachine = setup({
     replyFailure: ({ context }) => context.io.write(context.failureReply ?? errLine('Authentication failed', 'AUTH')),
     logLoginFailure: ({ context }) =>
       context.log.info({ user: context.credentials?.username, mechanism: context.credentials?.mechanism }, 'login failed'),
-    acceptUser: assign({
-      user: ({ event }) => (event as unknown as { output: { ok: true; user: { name: string } } }).output.user.name,
-      credentials: undefined,
+    acceptUser: assign(({ event }) => {
+      const { user } = (event as unknown as { output: { ok: true; user: DirectoryUser } }).output;
+      return { user: user.name, mailboxKey: user.mailbox ?? user.name, credentials: undefined };
     }),
     takeMailbox: assign(({ context, event }) => {
       const mailbox = (event as unknown as { output: MailboxSession }).output;
@@ -180,7 +180,7 @@ export const pop3ServerMachine = setup({
       context.log.warn({ user: context.user, err: error }, 'cannot open mailbox');
       context.io.write(errorReply(error));
     },
-    forgetUser: assign({ user: undefined }),
+    forgetUser: assign({ user: undefined, mailboxKey: undefined }),
     replyTempFailure: ({ context, event }) => {
       const error = (event as unknown as { error: unknown }).error;
       context.log.warn({ err: error }, 'backend failure during login');
@@ -355,7 +355,7 @@ export const pop3ServerMachine = setup({
         opening: {
           invoke: {
             src: 'openMailbox',
-            input: ({ context }) => ({ user: context.user! }),
+            input: ({ context }) => ({ user: context.mailboxKey ?? context.user! }),
             onDone: { target: '#pop3-server-session.transaction', actions: ['takeMailbox', 'replyLoggedIn'] },
             onError: { target: 'idle', actions: ['replyOpenFailure', 'forgetUser'] },
           },

@@ -66,6 +66,8 @@ export interface SessionContext extends SessionInput {
   badCommands: number;
   authFailures: number;
   user?: string;
+  /** The store's name for the user's mailbox: the Directory's mailbox location, else the user name. */
+  mailboxKey?: string;
   mailbox?: MailboxSession;
   messages: readonly StoredMessage[];
   deleted: ReadonlySet<number>;

@@ -16,7 +16,8 @@ export class MaildirSink implements DeliverySink {
   async prepare(): Promise<void> {
     const user = await this.directory.lookupUser(this.recip);
     if (!user) throw new RetrievalError('recip', `recip '${this.recip}' is not a user in the Directory; nothing downloaded`);
-    this.user = user.name;
+    // The Directory may place the mailbox elsewhere below the store root (LDAP mailbox attribute).
+    this.user = user.mailbox ?? user.name;
   }
 
   async stage(source: AsyncIterable<Buffer> | Buffer, meta: DeliveryMeta): Promise<StagedDelivery> {
