@@ -58,6 +58,8 @@ export interface StartOptions {
   config?: Record<string, unknown>;
   /** Users file content, written mode 0600 (default: alice:pw-alice, bob:pw-bob). */
   users?: string;
+  /** Replaces the whole `directory` block (e.g. `{ type: 'ldap', ... }`) instead of merging into the files default. */
+  directory?: Record<string, unknown>;
   /** Extra command-line arguments after `--config FILE`. */
   args?: string[];
   /** Reuse this state dir (e.g. a second node after a crash) instead of `<dir>/state`. */
@@ -117,6 +119,7 @@ export async function startMailnode(options: StartOptions = {}): Promise<Mailnod
   const usersFile = join(dir, 'users');
   await writeFile(usersFile, options.users ?? DEFAULT_USERS, { mode: 0o600 });
   const config = deepMerge(testDefaults(stateDir, usersFile), options.config ?? {});
+  if (options.directory) config.directory = options.directory;
   const configFile = join(dir, 'mailnode.yaml');
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return launchMailnode(['--config', configFile, ...(options.args ?? [])], {

@@ -135,9 +135,16 @@ export class LdapConnectionPool {
     this.discard(slot);
     const failures: string[] = [];
     for (const url of this.options.urls) {
-      const client = new Client({ url, connectTimeout: this.options.connectTimeoutMs, timeout: this.options.timeoutMs, tlsOptions: this.options.tls });
+      const ldaps = url.toLowerCase().startsWith('ldaps://');
+      // ldapts opens TLS from the first byte whenever tlsOptions is given: only pass it for ldaps://.
+      const client = new Client({
+        url,
+        connectTimeout: this.options.connectTimeoutMs,
+        timeout: this.options.timeoutMs,
+        ...(ldaps ? { tlsOptions: this.options.tls } : {}),
+      });
       try {
-        if (this.options.starttls && url.startsWith('ldap://')) await client.startTLS(this.options.tls);
+        if (this.options.starttls && !ldaps) await client.startTLS(this.options.tls);
         if (purpose === 'search' && this.options.bindDn) await this.serviceBind(client);
         // An anonymous search slot connects lazily on first use; make sure it can connect now.
         else if (!client.isConnected) await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
