@@ -77,3 +77,60 @@ export function naiveWire(lines: Buffer[], extraEoh = false): Buffer {
 export function isEmptyLine(l: Buffer): boolean {
   return l.equals(Buffer.from('\r\n'));
 }
+
+// ---- command / reply / SASL generators ------------------------------------------------------
+
+/** A POP3 verb as the parser accepts it: 1-16 ASCII letters, any case. */
+export const verbArb: fc.Arbitrary<string> = fc.stringMatching(/^[A-Za-z]{1,16}$/);
+
+/** The same letters with each one's case flipped at random (clients send "retr", "Retr", ...). */
+export const recased = (s: string): fc.Arbitrary<string> =>
+  fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }).map((flips) =>
+    [...s].map((c, i) => (flips[i] ? c.toLowerCase() : c.toUpperCase())).join(''),
+  );
+
+/** One command argument: no space, tab or C0 control; any other Unicode (passwords, UTF8 names). */
+export const argToken: fc.Arbitrary<string> = fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }).filter((s) => !/[\x00-\x20]/.test(s));
+
+/** A run of argument separators. */
+export const separatorRun: fc.Arbitrary<string> = fc.string({ unit: fc.constantFrom(' ', '\t'), minLength: 1, maxLength: 3 });
+
+/** Text that a reply may echo: anything, with CR/LF over-represented (reply-injection attempts). */
+export const replyText: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom('a', ' ', '\r', '\n', '\r\n', '.', '+OK', '-ERR', '[', ']', 'é'), maxLength: 20 }),
+);
+
+/** A UTF-8 string without NUL (SASL PLAIN field contents); no lone surrogates, so UTF-8 round-trips. */
+export const saslField = (minLength = 0): fc.Arbitrary<string> =>
+  fc.string({ unit: 'binary', minLength, maxLength: 24 }).filter((s) => !s.includes('\0'));
+
+/**
+ * Reference client-side decoder, line by line: a line that is exactly ".\r\n" or ".\n" ends the
+ * body, any other line starting with "." loses that dot. `longest` is the longest content line
+ * seen before the end (stuffing dot, CRLF / LF and a trailing CR of an unfinished line excluded).
+ * Without a terminator, body is what a streaming decoder can already hand out.
+ */
+export function naiveUnstuff(wire: Buffer): { body: Buffer; rest: Buffer; done: boolean; longest: number } {
+  const body: Buffer[] = [];
+  let longest = 0;
+  let start = 0;
+  while (start < wire.length) {
+    const lf = wire.indexOf(0x0a, start);
+    const end = lf === -1 ? wire.length : lf + 1;
+    const line = wire.subarray(start, end);
+    if (line.equals(Buffer.from('.\r\n')) || line.equals(Buffer.from('.\n'))) {
+      return { body: Buffer.concat(body), rest: wire.subarray(end), done: true, longest };
+    }
+    // An unfinished "." or ".\r" may still become the terminator: nothing of it is body yet.
+    if (lf === -1 && (line.equals(Buffer.from('.')) || line.equals(Buffer.from('.\r')))) break;
+    const content = line[0] === 0x2e ? line.subarray(1) : line;
+    body.push(content);
+    let len = content.length;
+    if (lf !== -1) len -= 1;
+    if (content[len - 1] === 0x0d) len -= 1;
+    longest = Math.max(longest, len);
+    start = end;
+  }
+  return { body: Buffer.concat(body), rest: Buffer.alloc(0), done: false, longest };
+}

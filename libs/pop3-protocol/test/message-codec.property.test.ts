@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageEncoder, MultilineDecoder, encodeMessage } from '../src/index.ts';
+import { MessageEncoder, MultilineDecoder, ProtocolError, encodeMessage } from '../src/index.ts';
 import type { MessageEncoderOptions } from '../src/index.ts';
-import { chunk, crlfLines, cuts, expectedMessage, isEmptyLine, naiveWire, wireBytes } from './arbitraries.ts';
+import { chunk, crlfLines, cuts, expectedMessage, isEmptyLine, naiveUnstuff, naiveWire, wireBytes } from './arbitraries.ts';
 
 function encodeChunked(data: Buffer, cutPoints: number[], opts?: MessageEncoderOptions): Buffer {
   const enc = new MessageEncoder(opts);
@@ -15,8 +15,8 @@ function encodeChunked(data: Buffer, cutPoints: number[], opts?: MessageEncoderO
   return Buffer.concat(parts);
 }
 
-function decodeChunked(wire: Buffer, cutPoints: number[]): { body: Buffer; rest: Buffer; done: boolean } {
-  const dec = new MultilineDecoder({ maxLineLength: 1_000_000 });
+function decodeChunked(wire: Buffer, cutPoints: number[], maxLineLength = 1_000_000): { body: Buffer; rest: Buffer; done: boolean } {
+  const dec = new MultilineDecoder({ maxLineLength });
   const body: Buffer[] = [];
   const rest: Buffer[] = [];
   let done = false;
@@ -89,6 +89,79 @@ describe('message encoding round trip (property)', () => {
         const lines = crlfLines(expectedMessage(data));
         const withEoh = encodeChunked(data, cutPoints, { addMissingEoh: true });
         expect(withEoh).toEqual(naiveWire(lines, !lines.some(isEmptyLine)));
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+/**
+ * Property (b): hostile wire input. The client decoder must follow the byte-by-byte reference on
+ * ANY bytes (not just what our encoder emits), whatever the chunking, and stop exactly at the
+ * terminator: the bytes after it belong to the next pipelined reply.
+ */
+function decodeOrError(wire: Buffer, cutPoints: number[], max: number): { body: Buffer; rest: Buffer; done: boolean } | ProtocolError {
+  try {
+    return decodeChunked(wire, cutPoints, max);
+  } catch (error) {
+    if (error instanceof ProtocolError) return error;
+    throw error;
+  }
+}
+
+/** Server bytes with the terminator and stuffing patterns over-represented. */
+const hostileWire: fc.Arbitrary<Buffer> = fc.oneof(
+  wireBytes,
+  fc
+    .array(fc.constantFrom('.', '..', '.\r', '.\r\n', '.\n', '\r', '\n', '\r\n', 'x', '\0', '\r\r\n', '.\rx'), { maxLength: 40 })
+    .map((parts) => Buffer.from(parts.join(''), 'latin1')),
+);
+
+describe('message decoding of hostile input (property)', () => {
+  it('MultilineDecoder equals the line-by-line reference on any bytes, under any chunking: body, terminator, leftover', () => {
+    fc.assert(
+      fc.property(hostileWire, cuts, (wire, cutPoints) => {
+        const ref = naiveUnstuff(wire);
+        const got = decodeChunked(wire, cutPoints);
+        expect(got.done).toBe(ref.done);
+        expect(got.body).toEqual(ref.body);
+        expect(got.rest).toEqual(ref.rest);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  // A server that never ends a line would otherwise make the client buffer forever; the limit
+  // must be enforced exactly (no silent truncation, no false alarm on a CR at a chunk end).
+  it('throws ProtocolError(line-too-long) exactly when a line before the terminator exceeds the limit, under any chunking', () => {
+    fc.assert(
+      fc.property(hostileWire, cuts, fc.integer({ min: 1, max: 24 }), (wire, cutPoints, max) => {
+        const ref = naiveUnstuff(wire);
+        const got = decodeOrError(wire, cutPoints, max);
+        if (ref.longest > max) {
+          expect(got).toBeInstanceOf(ProtocolError);
+          expect((got as ProtocolError).code).toBe('line-too-long');
+        } else {
+          expect(got).not.toBeInstanceOf(ProtocolError);
+          expect(got).toEqual({ body: ref.body, rest: ref.rest, done: ref.done });
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('the encoder never emits a line starting with a lone "." except the final terminator, and ends every line with CRLF', () => {
+    fc.assert(
+      fc.property(wireBytes, cuts, fc.option(fc.nat({ max: 5 }), { nil: undefined }), (data, cutPoints, bodyLines) => {
+        const wire = encodeChunked(data, cutPoints, { bodyLines });
+        const lines = crlfLines(wire);
+        expect(lines.at(-1)).toEqual(Buffer.from('.\r\n'));
+        for (const line of lines.slice(0, -1)) {
+          expect(line.subarray(-2)).toEqual(Buffer.from('\r\n'));
+          if (line[0] === 0x2e) expect(line[1]).toBe(0x2e);
+        }
+        // No LF anywhere without its CR (bare LF would be read differently by strict clients).
+        for (let i = wire.indexOf(0x0a); i !== -1; i = wire.indexOf(0x0a, i + 1)) expect(wire[i - 1]).toBe(0x0d);
       }),
       { numRuns: NUM_RUNS },
     );
