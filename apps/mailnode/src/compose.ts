@@ -11,7 +11,7 @@ import { FileTranscript, LOGGER, NO_TRANSCRIPT, TRANSCRIPT, type Logger } from '
 import { MaildirStore } from '@mailnode/maildir';
 import { MESSAGE_STORE } from '@mailnode/message-store';
 import { loadTlsMaterial, Pop3Server, TLS_MATERIAL, type TlsMaterial } from '@mailnode/pop3-server';
-import { Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
+import { OWN_LISTENERS, OwnListenerSet, Retriever, RETRIEVER_TRANSCRIPT } from '@mailnode/retriever';
 import { createDirectory } from './directory-factory.ts';
 
 /** TLS material is only loaded (or generated) when some listener uses TLS without its own files. */
@@ -40,6 +40,11 @@ export async function composeNode(config: MailnodeConfig, log: Logger, options: 
     useValue: config.pop3download.transcript ? new FileTranscript(config.pop3download.transcript) : NO_TRANSCRIPT,
   });
   container.registerSingleton(Pop3Server);
+  // The self-poll guard compares remotes with the sockets this node's server actually bound.
+  const serverHere = options.server ?? true;
+  container.register(OWN_LISTENERS, {
+    useValue: OwnListenerSet.fromConfig(config, serverHere ? () => container.resolve(Pop3Server).boundListeners : undefined),
+  });
   container.registerSingleton(Retriever);
   return container;
 }

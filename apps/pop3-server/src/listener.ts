@@ -44,6 +44,8 @@ export function listenerSecurity(config: Pop3ListenerConfig): ListenerSecurity {
 
 export class Pop3Listener {
   private readonly netServer: Server;
+  /** Sessions open on this listener, for `mailnode status`. */
+  private open = 0;
   private readonly security: ListenerSecurity;
   private readonly policy: AuthPolicy;
 
@@ -55,6 +57,10 @@ export class Pop3Listener {
     this.security = listenerSecurity(config);
     this.policy = resolveAuthPolicy(shared.server.authtypes, shared.server.authtypes_ssl, this.security);
     this.netServer = createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get sessions(): number {
+    return this.open;
   }
 
   get port(): number {
@@ -113,6 +119,7 @@ export class Pop3Listener {
       tls: offersStls(this.security) ? this.tls : undefined,
     });
     this.shared.connections.add(connection);
+    this.open++;
     transcript.note(id, `connection from ${ip} to port ${this.port}`);
     const actor = createActor(this.shared.machine, {
       input: {
@@ -138,6 +145,7 @@ export class Pop3Listener {
     });
     connection.onClose(() => {
       this.shared.connections.delete(connection);
+      this.open--;
       transcript.note(id, 'connection closed');
     });
     connection.bind(actor);

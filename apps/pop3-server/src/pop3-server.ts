@@ -27,9 +27,15 @@ export interface BoundListener {
   readonly security: string;
 }
 
+/** A listener as `mailnode status` shows it. */
+export interface ListenerStatus extends BoundListener {
+  readonly sessions: number;
+}
+
 @injectable()
 export class Pop3Server {
   private readonly listeners: Pop3Listener[] = [];
+  private readonly bound = new Map<Pop3Listener, BoundListener>();
   private readonly connections = new Set<Pop3Connection>();
   private sessionCounter = 0;
   private readonly sessionPrefix = Date.now().toString(36);
@@ -66,7 +72,9 @@ export class Pop3Server {
         const listener = new Pop3Listener(config, shared, await this.listenerTls(config));
         const address: AddressInfo = await listener.listen();
         this.listeners.push(listener);
-        bound.push({ address: address.address, port: address.port, security: listenerSecurity(config) });
+        const info = { address: address.address, port: address.port, security: listenerSecurity(config) };
+        this.bound.set(listener, info);
+        bound.push(info);
         this.log.info({ component: 'pop3', address: address.address, port: address.port, security: listenerSecurity(config) }, 'listening');
       }
     } catch (error) {
@@ -76,7 +84,18 @@ export class Pop3Server {
     return bound;
   }
 
+  /** Each listening socket with its open sessions. */
+  status(): ListenerStatus[] {
+    return this.listeners.map((listener) => ({ ...this.bound.get(listener)!, sessions: listener.sessions }));
+  }
+
+  /** Addresses and ports listened on: the retriever's self-poll guard compares against them. */
+  get boundListeners(): readonly BoundListener[] {
+    return [...this.bound.values()];
+  }
+
   async stop(): Promise<void> {
+    this.bound.clear();
     const closing = this.listeners.splice(0).map((listener) => listener.close());
     for (const connection of this.connections) connection.shutdown();
     const deadline = Date.now() + SHUTDOWN_DEADLINE_MS;

@@ -1,15 +1,24 @@
 /**
  * Each configured client is an actor with its own schedule (Mailismus freq/runs/delay_start):
  * waiting → polling → waiting … → deactivated. `freq: 0` means one run; a finite `runs`
- * overrides that and runs that many times (in immediate succession when freq is 0).
+ * overrides that and runs that many times (in immediate succession when freq is 0). A run's
+ * verdict may stretch the wait (a failed host or account pauses the client) or deactivate it
+ * (max_duds). POLL_NOW ("try now") cuts a wait short.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type { RetrieverClientConfig } from '@mailnode/config';
-import type { ClientSessionOutput } from '@mailnode/pop3-client-session';
 
 export interface SchedulerInput {
   readonly client: RetrieverClientConfig;
   readonly initialDelayMs: number;
+}
+
+/** What a run tells the schedule. */
+export interface RunVerdict {
+  /** Wait before the next run: `freq`, or longer while a pause is in force. */
+  readonly nextDelayMs: number;
+  /** Stop scheduling this client (e.g. too many duds in a row). */
+  readonly deactivate: boolean;
 }
 
 export interface SchedulerContext {
@@ -17,7 +26,7 @@ export interface SchedulerContext {
   runsLeft: number;
   delayMs: number;
   runs: number;
-  last?: ClientSessionOutput & { readonly at: number };
+  deactivated: boolean;
 }
 
 /** How many runs a client gets: 0 means unlimited. */
@@ -33,7 +42,7 @@ export const clientSchedulerMachine = setup({
     events: {} as { type: 'POLL_NOW' } | { type: 'STOP' },
   },
   actors: {
-    runSession: fromPromise<ClientSessionOutput, { client: RetrieverClientConfig }>(async () => {
+    runSession: fromPromise<RunVerdict, { client: RetrieverClientConfig }>(async () => {
       throw new Error("scheduler effect 'runSession' was not provided");
     }),
   },
@@ -42,18 +51,18 @@ export const clientSchedulerMachine = setup({
   },
   guards: {
     // Guards run before the transition's actions: this run has not been counted yet.
-    finished: ({ context }) => context.runsLeft <= 1,
+    finished: ({ context, event }) => context.runsLeft <= 1 || ('output' in event && (event.output as RunVerdict).deactivate),
   },
   actions: {
     recordRun: assign(({ context, event }) => {
-      const output: ClientSessionOutput =
-        'output' in event ? (event.output as ClientSessionOutput) : { ok: false, error: { stage: 'download', message: String((event as { error?: unknown }).error) } };
-      return { runs: context.runs + 1, runsLeft: context.runsLeft - 1, last: { ...output, at: Date.now() }, delayMs: context.client.freq };
+      // A run that threw (it should not: runSession reports failures in its verdict) waits `freq`.
+      const verdict = 'output' in event ? (event.output as RunVerdict) : { nextDelayMs: context.client.freq, deactivate: false };
+      return { runs: context.runs + 1, runsLeft: context.runsLeft - 1, delayMs: verdict.nextDelayMs, deactivated: verdict.deactivate };
     }),
   },
 }).createMachine({
   id: 'retriever-client',
-  context: ({ input }) => ({ client: input.client, runsLeft: plannedRuns(input.client), delayMs: input.initialDelayMs, runs: 0 }),
+  context: ({ input }) => ({ client: input.client, runsLeft: plannedRuns(input.client), delayMs: input.initialDelayMs, runs: 0, deactivated: false }),
   initial: 'waiting',
   states: {
     waiting: {

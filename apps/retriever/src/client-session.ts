@@ -19,6 +19,8 @@ import { receivedHeader } from './received-header.ts';
 import { DirectorySink } from './sinks/directory-sink.ts';
 import { MaildirSink } from './sinks/maildir-sink.ts';
 import { SmtpSink } from './sinks/smtp-sink.ts';
+import { DomainWideSink, type DomainWideState } from './sinks/domainwide-sink.ts';
+import { MaildirStore } from '@mailnode/maildir';
 import type { ConnectionOptions } from 'node:tls';
 
 export interface SessionDependencies {
@@ -31,12 +33,25 @@ export interface SessionDependencies {
   readonly hostname?: string;
 }
 
-export type DeliveryMode = 'maildir' | 'directory' | 'smtp';
+export type DeliveryMode = 'maildir' | 'directory' | 'smtp' | 'domainwide';
 
 export function deliveryMode(client: RetrieverClientConfig): DeliveryMode {
+  if (client.domainwide) return 'domainwide';
   if (client.smtp?.enabled) return 'smtp';
   return client.downloads_directory ? 'directory' : 'maildir';
 }
+
+/** `mailnode check` downloads nothing: a sink that must never be used. */
+const CHECK_ONLY_SINK: DeliverySink = {
+  prepare: async () => {},
+  stage: async () => {
+    throw new Error('check-only session tried to deliver');
+  },
+  publish: async () => {},
+  discard: async () => {},
+  resolvePending: async () => 'not-delivered',
+  describe: () => 'check-only',
+};
 
 export function endpointOf(client: RetrieverClientConfig): RemoteEndpoint {
   const tls = !client.ssl ? 'none' : client.ssl.latent ? 'stls' : 'implicit';
@@ -58,30 +73,49 @@ async function tlsOptions(client: RetrieverClientConfig, endpoint: RemoteEndpoin
   };
 }
 
-function sinkFor(client: RetrieverClientConfig, deps: SessionDependencies): DeliverySink {
+export interface SessionOptions {
+  readonly onProgress?: (progress: ProgressReport) => void;
+  /** A domain-wide client's dud count, kept by the Retriever across runs. */
+  readonly domainwide?: DomainWideState;
+  /** Log in and list only (`mailnode check`). */
+  readonly checkOnly?: boolean;
+}
+
+function sinkFor(client: RetrieverClientConfig, deps: SessionDependencies, options: SessionOptions, log: Logger): DeliverySink {
+  const recip = client.recip ?? '';
+  if (options.checkOnly) return CHECK_ONLY_SINK;
   switch (deliveryMode(client)) {
+    case 'domainwide': {
+      const settings = client.domainwide!;
+      return new DomainWideSink({
+        clientId: client.id,
+        settings,
+        store: deps.store,
+        duds: new MaildirStore({ root: settings.duds, hostname: deps.hostname, log }),
+        directory: deps.directory,
+        spoolDir: join(deps.settings.uidl_dir, 'spool', client.id),
+        state: options.domainwide ?? { consecutiveDuds: 0 },
+        log,
+      });
+    }
     case 'smtp': {
       const smtp = client.smtp!;
       const { host, port } = parseServerAddress(smtp.host, 25);
       return new SmtpSink(
         { host, port, lmtp: smtp.lmtp, sender: smtp.sender, localName: deps.hostname ?? osHostname(), timeoutMs: deps.settings.timeout },
-        client.recip,
+        recip,
         deps.directory,
         join(deps.settings.uidl_dir, 'spool', client.id),
       );
     }
     case 'directory':
-      return new DirectorySink(client.downloads_directory!, client.recip);
+      return new DirectorySink(client.downloads_directory!, recip);
     case 'maildir':
-      return new MaildirSink(deps.store, deps.directory, client.recip);
+      return new MaildirSink(deps.store, deps.directory, recip);
   }
 }
 
-export async function runClientSession(
-  client: RetrieverClientConfig,
-  deps: SessionDependencies,
-  onProgress?: (progress: ProgressReport) => void,
-): Promise<ClientSessionOutput> {
+export async function runClientSession(client: RetrieverClientConfig, deps: SessionDependencies, options: SessionOptions = {}): Promise<ClientSessionOutput> {
   const endpoint = endpointOf(client);
   const server = `${endpoint.host}:${endpoint.port}`;
   const log = deps.log.child({ component: 'retriever', client: client.id, server });
@@ -116,7 +150,8 @@ export async function runClientSession(
       capa: client.capa,
       authtypes: [...client.server.authtypes],
       credentials: { username: client.server.username ?? '', password, initialResponse: client.server.initrsp },
-      sink: sinkFor(client, deps),
+      sink: sinkFor(client, deps, options, log),
+      checkOnly: options.checkOnly,
       ledger,
       download: {
         preserve: client.preserve,
@@ -130,7 +165,7 @@ export async function runClientSession(
         receivedHeader: client.omitreceivedheader
           ? undefined
           : (message) => receivedHeader({ server: endpoint.host, localHost, uidl: message.uidl, recip: client.recip, when: new Date() }),
-        onProgress,
+        onProgress: options.onProgress,
         audit: { delivered: (entry) => deps.audit.write({ clientId: client.id, server, ...entry }) },
         log,
       },
@@ -140,6 +175,7 @@ export async function runClientSession(
   actor.start();
   try {
     const output = await toPromise(actor);
+    if (options.checkOnly) return output;
     if (output.ok) log.info({ ...output.result }, 'retrieval finished');
     else log.warn({ stage: output.error?.stage, error: output.error?.message, ...output.result }, 'retrieval failed');
     return output;

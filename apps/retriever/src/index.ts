@@ -1,6 +1,6 @@
 export { AuditLog } from './audit-log.ts';
 export { clientSchedulerMachine, plannedRuns } from './client-scheduler.ts';
-export { deliveryMode, endpointOf, runClientSession, type SessionDependencies } from './client-session.ts';
+export { deliveryMode, endpointOf, runClientSession, type SessionDependencies, type SessionOptions } from './client-session.ts';
 export { openTransport, parseServerAddress, type RemoteEndpoint } from './connect.ts';
 export { FileLedger } from './file-ledger.ts';
 export { receivedHeader, rfc5322Date } from './received-header.ts';
@@ -10,3 +10,7 @@ export { MaildirSink } from './sinks/maildir-sink.ts';
 export { SmtpSink } from './sinks/smtp-sink.ts';
 export { SocketTransport } from './socket-transport.ts';
 export { RETRIEVER_TRANSCRIPT } from './tokens.ts';
+export type { CheckResult, ClientState, ClientStatus, PollResult, RunCounts } from './client-status.ts';
+export { OWN_LISTENERS, OwnListenerSet } from './own-listeners.ts';
+export { ProcessSlots } from './process-slots.ts';
+export { DomainWideSink, type DomainWideState } from './sinks/domainwide-sink.ts';

@@ -8,7 +8,9 @@ export function rfc5322Date(when: Date): string {
   return `${DAYS[when.getUTCDay()]}, ${when.getUTCDate()} ${MONTHS[when.getUTCMonth()]} ${when.getUTCFullYear()} ${pad(when.getUTCHours())}:${pad(when.getUTCMinutes())}:${pad(when.getUTCSeconds())} +0000`;
 }
 
-export function receivedHeader(info: { server: string; localHost: string; uidl?: string; recip: string; when: Date }): string {
+/** `recip` undefined (a domain-wide mailbox: recipients vary per message) leaves out the `for` clause. */
+export function receivedHeader(info: { server: string; localHost: string; uidl?: string; recip: string | undefined; when: Date }): string {
   const id = info.uidl && /^[\x21-\x7e]{1,70}$/.test(info.uidl) ? ` id ${info.uidl}` : '';
-  return `Received: from ${info.server}\r\n\tby ${info.localHost} (mailnode) with POP3${id}\r\n\tfor <${info.recip}>; ${rfc5322Date(info.when)}\r\n`;
+  const recipient = info.recip === undefined ? '' : `\r\n\tfor <${info.recip}>`;
+  return `Received: from ${info.server}\r\n\tby ${info.localHost} (mailnode) with POP3${id}${recipient}; ${rfc5322Date(info.when)}\r\n`;
 }

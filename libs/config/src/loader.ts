@@ -99,6 +99,7 @@ function resolvePaths(config: MailnodeConfig, baseDir: string, stateDirOverride?
   const out = structuredClone(config);
   out.state_dir = stateDir;
   out.logging.file = fixOptional(out.logging.file);
+  out.control.socket = fix(out.control.socket);
   out.tls.cert = fix(out.tls.cert);
   out.tls.key = fix(out.tls.key);
   out.message_store.root = fix(out.message_store.root);
@@ -119,6 +120,7 @@ function resolvePaths(config: MailnodeConfig, baseDir: string, stateDirOverride?
   download.uidl_dir = fix(download.uidl_dir);
   for (const client of download.clients) {
     client.downloads_directory = fixOptional(client.downloads_directory);
+    if (client.domainwide) client.domainwide.duds = fix(client.domainwide.duds);
     client.server.password_file = fixOptional(client.server.password_file);
     if (client.ssl) {
       client.ssl.ca = fixOptional(client.ssl.ca);

@@ -165,9 +165,29 @@ const smtpSchema = z.strictObject({
   lmtp: yesNo(false),
 });
 
+/** A domain-wide (multidrop) mailbox: each message is routed by its envelope recipients. */
+const domainwideSchema = z.strictObject({
+  /** Header holding the envelope recipients (X-Original-To, Delivered-To, X-Real-To, ...); `*` parses To, Cc and Bcc. */
+  header: z.string().min(1).default('X-Original-To'),
+  /** Domains whose recipients are ours; empty means the Directory decides. */
+  localdomains: z.array(z.string().min(1)).default([]),
+  /** POPFetch pf_domain: recipients in other domains are re-addressed to this local domain. */
+  domain: z.string().min(1).optional(),
+  /** POPFetch pf_dflt_address: gets what cannot be routed (default postmaster). */
+  dflt_address: z.string().min(1).optional(),
+  /** Duds in a row before the client is deactivated (POPFetch max_duds, at least 1). */
+  max_duds: z.number().int().min(1).default(10),
+  /** Maildir root for messages that could not be delivered anywhere: `<duds>/<client id>/Maildir`. */
+  duds: z.string().default('${state_dir}/duds'),
+});
+
 export const retrieverClientSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash and underscore, at most 64'),
-  recip: z.string().min(1),
+  /** The local user (or, in SMTP mode, address) mail goes to; not used by domain-wide clients. */
+  recip: z.string().min(1).optional(),
+  /** Kept in the config but never polled on schedule (`mailnode poll ID` still runs it). */
+  disabled: yesNo(false),
+  domainwide: domainwideSchema.optional(),
   freq: duration('5m'),
   runs: z.number().int().min(0).default(0),
   preserve: yesNo(false),
@@ -200,6 +220,14 @@ const pop3downloadSchema = z
     transcript: z.string().optional(),
     timeout: duration('4m'),
     delay_start: duration('1m'),
+    /** Simultaneous retriever connections over all clients (CommuniGate "Processes"); others wait their turn. */
+    processes: positiveInt(10, 1, 1000),
+    /** After a failed connection to a host, every client on that host pauses this long. */
+    delay_failed_host: duration('10m'),
+    /** After a failed login or mailbox access, or a link lost mid-session, that client pauses this long. */
+    delay_failed_account: duration('15m'),
+    /** Poll a "remote" server that is one of mailnode's own POP3 listeners (a mail loop); off by default. */
+    allow_self_poll: yesNo(false),
     /** Where each client's record of downloaded UIDLs is kept. */
     uidl_dir: z.string().default('${state_dir}/retriever'),
     limits: retrieverLimitsSchema.prefault({}),
@@ -210,6 +238,12 @@ const pop3downloadSchema = z
     block.clients.forEach((client, index) => {
       if (seen.has(client.id)) ctx.addIssue({ code: 'custom', path: ['clients', index, 'id'], message: `duplicate client id '${client.id}'` });
       seen.add(client.id);
+      if (client.recip === undefined && !client.domainwide) {
+        ctx.addIssue({ code: 'custom', path: ['clients', index, 'recip'], message: 'recip is required (or mark the client domainwide)' });
+      }
+      if (client.domainwide && (client.downloads_directory || client.smtp?.enabled)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', index, 'domainwide'], message: 'a domain-wide client delivers to local Maildirs: drop downloads_directory and smtp' });
+      }
       const sources = [client.server.password, client.server.password_file, client.server.password_env].filter((v) => v !== undefined);
       if (sources.length > 1) ctx.addIssue({ code: 'custom', path: ['clients', index, 'server'], message: 'give only one of password, password_file, password_env' });
     });
@@ -218,6 +252,12 @@ const pop3downloadSchema = z
 export const configSchema = z.strictObject({
   state_dir: z.string().min(1).default('state'),
   hostname: z.string().min(1).optional(),
+  control: z
+    .strictObject({
+      /** Unix socket of `mailnode poll`, `status` and `stop`; created owner-only. */
+      socket: z.string().default('${state_dir}/mailnode.sock'),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -22,11 +22,15 @@ export interface ClientSessionInput {
   readonly ledger: UidlLedger;
   /** Everything downloadAll needs except the window, which depends on PIPELINING. */
   readonly download: Omit<DownloadOptions, 'window'> & { readonly pipelineWindow: number };
+  /** Log in, list, QUIT: download nothing (`mailnode check`). The sink is not prepared. */
+  readonly checkOnly?: boolean;
 }
 
 export interface ClientSessionOutput {
   readonly ok: boolean;
   readonly result?: DownloadResult;
+  /** What the server listed, in check-only sessions. */
+  readonly listed?: { readonly messages: number; readonly bytes: number };
   readonly error?: { readonly stage: FailureStage; readonly message: string };
 }
 
@@ -77,6 +81,7 @@ export const pop3ClientMachine = setup({
     loginAccepted: ({ event }) => (event as unknown as { output: LoginOutcome }).output.ok,
     loginFinal: ({ event }) => isFinalRefusal((event as unknown as { output: LoginOutcome }).output),
     methodsLeft: ({ context }) => context.method + 1 < context.authtypes.length,
+    checkOnly: ({ context }) => context.checkOnly === true,
   },
   actions: {
     recordFailure: assign({
@@ -102,6 +107,7 @@ export const pop3ClientMachine = setup({
   initial: 'preparing',
   states: {
     preparing: {
+      always: { guard: 'checkOnly', target: 'connecting' },
       invoke: {
         src: 'prepareSink',
         input: ({ context }) => ({ sink: context.sink }),
@@ -193,7 +199,10 @@ export const pop3ClientMachine = setup({
       invoke: {
         src: 'list',
         input: ({ context }) => ({ transport: context.transport! }),
-        onDone: { target: 'downloading', actions: assign({ messages: ({ event }) => event.output }) },
+        onDone: [
+          { guard: 'checkOnly', target: 'quitting', actions: assign({ messages: ({ event }) => event.output }) },
+          { target: 'downloading', actions: assign({ messages: ({ event }) => event.output }) },
+        ],
         onError: { target: 'failed', actions: { type: 'recordFailure', params: { stage: 'list' as const } } },
       },
     },
@@ -229,7 +238,10 @@ export const pop3ClientMachine = setup({
     done: { type: 'final', entry: 'closeTransport' },
     failed: { type: 'final', entry: 'closeTransport' },
   },
-  output: ({ context }) => (context.error ? { ok: false, result: context.result, error: context.error } : { ok: true, result: context.result }),
+  output: ({ context }) => {
+    const listed = context.checkOnly ? { messages: context.messages.length, bytes: context.messages.reduce((sum, m) => sum + m.size, 0) } : undefined;
+    return context.error ? { ok: false, result: context.result, error: context.error, listed } : { ok: true, result: context.result, listed };
+  },
 });
 
 export type Pop3ClientMachine = typeof pop3ClientMachine;

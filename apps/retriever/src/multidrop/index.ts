@@ -4,4 +4,5 @@ export type { Envelope, HeaderField, SplitMessage } from './envelope.ts';
 export { POSTMASTER, routeMessage } from './route.ts';
 export type { Resolve, RoutingDecision, RoutingPolicy } from './route.ts';
 export { NOTE_HEADER, addDeliveryNote } from './note.ts';
+export { addNoteHeader } from './note-header.ts';
 export { PollDeduplicator } from './dedupe.ts';
