@@ -86,8 +86,7 @@ describe('TLS handshake garbage', () => {
     await expectServesNormally(node, alice.name, alice.password);
   });
 
-  // BUG: startTls() in apps/pop3-server/src/connection.ts calls raw.setTimeout(0) and the new TLSSocket gets no timeout until the handshake completes, so a client that sends STLS and then nothing (or half a ClientHello) holds the connection and its slot forever; the session machine's `startingTls: on TIMEOUT` can never fire.
-  it.skip('after STLS: a client that never starts the handshake is closed at the timeout', { timeout: 15_000 }, async () => {
+  it('after STLS: a client that never starts the handshake is closed at the timeout', { timeout: 15_000 }, async () => {
     for (const stall of [Buffer.alloc(0), tlsRecord(512, Buffer.from([0x01, 0x00]))]) {
       const client = await Pop3Socket.connect(node.ports.pop3);
       await client.line();
@@ -153,9 +152,14 @@ describe('STLS misuse', () => {
     client.write('STLS\r\n');
     client.write(`USER ${carol.name}\r\n`);
     expect(await client.line()).toBe('+OK Begin TLS negotiation');
-    await client.startTls();
-    expect(await client.command(`PASS ${carol.password}`)).toBe('-ERR Send USER first');
-    expect(await client.command('QUIT')).toBe('+OK Bye');
+    // If the second packet reaches the server after it switched to TLS, it is the start of a
+    // broken handshake and the connection ends; if before, it is discarded. Either way it must
+    // never run as a command.
+    const upgraded = await client.startTls().then(() => true, () => false);
+    if (upgraded) {
+      expect(await client.command(`PASS ${carol.password}`)).toBe('-ERR Send USER first');
+      expect(await client.command('QUIT')).toBe('+OK Bye');
+    }
     expect(errorLogLines(node)).toEqual([]);
   });
 });

@@ -23,6 +23,11 @@ export interface MailnodeSetup {
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   readonly nodeFlags?: readonly string[];
   readonly logLevel?: string;
+  /**
+   * The whole `directory:` block (YAML, starting with `directory:`), replacing the users-file
+   * Directory built from usersFile; e.g. an LDAP Directory (tools/bench/ldap-section.ts).
+   */
+  readonly directoryYaml?: string;
 }
 
 export interface MailnodeProcess {
@@ -45,11 +50,14 @@ tls:
   cert: ${q(setup.certFile)}
   key: ${q(setup.keyFile)}
   self_signed: N
-directory:
+${
+  setup.directoryYaml?.trimEnd() ??
+  `directory:
   type: files
   users: ${q(setup.usersFile)}
   aliases: ${q(join(setup.dir, 'aliases'))}
-  domains: ${q(join(setup.dir, 'domains'))}
+  domains: ${q(join(setup.dir, 'domains'))}`
+}
 message_store:
   root: ${q(setup.mailRoot)}
 pop3server:

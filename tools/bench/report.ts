@@ -32,6 +32,8 @@ export interface SectionResult {
   readonly title: string;
   /** Name of the reference column, e.g. "Dovecot 2.3 (perf)". */
   readonly peerName: string;
+  /** Name of the measured column; "mailnode" when absent (a section comparing mailnode with itself names the variant). */
+  readonly subjectName?: string;
   readonly rows: readonly Row[];
   readonly notes: readonly string[];
   /** Raw measurements, for --json. */
@@ -77,7 +79,8 @@ export function aimVerdict(row: Row): string {
 
 /** A Markdown table (also readable as plain text). */
 export function formatTable(result: SectionResult): string {
-  const header = ['metric', 'mailnode', result.peerName, 'mailnode/peer', 'aim'];
+  const subject = result.subjectName ?? 'mailnode';
+  const header = ['metric', subject, result.peerName, `${subject}/peer`, 'aim'];
   const lines = result.rows.map((row) => {
     const ratio = ratioOf(row);
     return [

@@ -17,6 +17,7 @@ const NOFILE = 20000;
 const SECTIONS = {
   server: async () => (await import('./server-section.ts')).serverSection,
   retriever: async () => (await import('./retriever-section.ts')).retrieverSection,
+  ldap: async () => (await import('./ldap-section.ts')).ldapSection,
 };
 
 const HELP = `Usage: npm run bench [-- options]

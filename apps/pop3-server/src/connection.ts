@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { MessageContent } from '@mailnode/message-store';
-import { encodeMessage, LineDecoder, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
+import { encodeMessage, LineDecoder, MAX_SASL_LINE, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
 import { isVerb, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
 import { maskCommand, type Transcript } from '@mailnode/logging';
 import { clientCommonName } from './tls-identity.ts';
@@ -28,6 +28,14 @@ export class Pop3Connection implements SessionIO {
   private readonly queue: SessionEvent[] = [];
   private actor: Pop3ServerSessionActor | undefined;
   private pumping = false;
+  /** Replies are piling up in the socket's buffer: stop reading commands until it drains. */
+  private outputBlocked = false;
+  /**
+   * Inactivity: re-armed only by a complete command line or by output the client took (drain).
+   * A socket timeout would be re-armed by every byte, so a client dripping one byte a second
+   * (slowloris) or stalling a TLS handshake could hold its slot forever.
+   */
+  private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
   private ended = false;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
@@ -38,7 +46,9 @@ export class Pop3Connection implements SessionIO {
     private readonly options: ConnectionOptions,
   ) {
     this.socket = socket;
-    this.decoder = new LineDecoder({ maxLineLength: options.lineLength });
+    this.decoder = this.newDecoder();
+    this.idleTimer = setTimeout(() => this.tell({ type: 'TIMEOUT' }), options.idleTimeoutMs);
+    this.idleTimer.unref();
     this.attach(socket);
   }
 
@@ -64,7 +74,7 @@ export class Pop3Connection implements SessionIO {
   write(text: string): void {
     if (this.closed) return;
     this.options.transcript.server(this.options.id, firstLine(text));
-    this.socket.write(text);
+    if (!this.socket.write(text)) this.blockInputUntilDrained();
   }
 
   async sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void> {
@@ -80,7 +90,7 @@ export class Pop3Connection implements SessionIO {
       return;
     }
     const encoder = new MessageEncoder(options);
-    this.socket.write(status);
+    await this.writeWithBackpressure(Buffer.from(status, 'latin1'));
     try {
       for await (const chunk of content.stream) {
         await this.writeWithBackpressure(encoder.write(chunk as Buffer));
@@ -97,10 +107,10 @@ export class Pop3Connection implements SessionIO {
     if (!tls) throw new Error('TLS is not configured on this listener');
     const raw = this.socket;
     raw.off('data', this.onData);
-    raw.setTimeout(0);
+    raw.off('drain', this.onDrain);
     // STARTTLS injection: whatever the client sent after STLS in plaintext is thrown away.
     this.queue.length = 0;
-    this.decoder = new LineDecoder({ maxLineLength: this.options.lineLength });
+    this.decoder = this.newDecoder();
     await flushed(raw);
     const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert: tls.requestCert, rejectUnauthorized: false });
     this.socket = secure;
@@ -117,6 +127,7 @@ export class Pop3Connection implements SessionIO {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.socket.end();
     // A client that never reads must not keep the socket (and its buffers) alive.
     setTimeout(() => this.socket.destroy(), 2000).unref();
@@ -136,19 +147,45 @@ export class Pop3Connection implements SessionIO {
 
   private attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.setTimeout(this.options.idleTimeoutMs);
     socket.on('data', this.onData);
-    socket.on('timeout', () => this.tell({ type: 'TIMEOUT' }));
+    socket.on('drain', this.onDrain);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.handleClose());
   }
 
   private receive(chunk: Buffer): void {
-    for (const line of this.decoder.push(chunk)) {
-      this.queue.push(this.toEvent(line));
-    }
+    const lines = this.decoder.push(chunk);
+    if (lines.length === 0) return;
+    this.idleTimer.refresh();
+    for (const line of lines) this.queue.push(this.toEvent(line));
     if (this.queue.length >= this.options.maxQueuedLines) this.socket.pause();
     this.pump();
+  }
+
+  /** The client is reading what we send: it is active, and queued commands may go on. */
+  private readonly onDrain = (): void => {
+    this.idleTimer.refresh();
+    if (!this.outputBlocked) return;
+    this.outputBlocked = false;
+    this.pump();
+  };
+
+  /**
+   * A client that pipelines commands without reading the replies (CAPA, LIST, UIDL...) would
+   * make us buffer replies without bound: past the socket's high-water mark, reading stops.
+   */
+  private blockInputUntilDrained(): void {
+    if (this.outputBlocked) return;
+    this.outputBlocked = true;
+    this.socket.pause();
+  }
+
+  /**
+   * SASL responses (base64 credential blobs) may be longer than a command line: the decoder
+   * takes lines up to MAX_SASL_LINE, and command lines are held to `lineLength` at dispatch.
+   */
+  private newDecoder(): LineDecoder {
+    return new LineDecoder({ maxLineLength: Math.max(this.options.lineLength, MAX_SASL_LINE) });
   }
 
   private toEvent(line: ReturnType<LineDecoder['push']>[number]): SessionEvent {
@@ -167,7 +204,7 @@ export class Pop3Connection implements SessionIO {
     // Replies to a pipelined burst leave in as few segments as possible.
     this.socket.cork();
     try {
-      while (this.queue.length > 0 && !this.closed) {
+      while (this.queue.length > 0 && !this.closed && !this.outputBlocked) {
         const snapshot = this.actor.getSnapshot();
         if (snapshot.status !== 'active' || !snapshot.hasTag('ready')) break;
         const raw = this.queue.shift()!;
@@ -177,7 +214,7 @@ export class Pop3Connection implements SessionIO {
       this.pumping = false;
       if (this.socket.writableCorked) this.socket.uncork();
     }
-    if (this.queue.length < this.options.maxQueuedLines && this.socket.isPaused() && !this.closed) this.socket.resume();
+    if (this.queue.length < this.options.maxQueuedLines && !this.outputBlocked && this.socket.isPaused() && !this.closed) this.socket.resume();
   }
 
   private saslEvent(event: SessionEvent): SessionEvent {
@@ -187,6 +224,10 @@ export class Pop3Connection implements SessionIO {
 
   private commandEvent(event: SessionEvent): SessionEvent {
     if (event.type !== 'SASL_RESPONSE') return event;
+    if (event.line.length > this.options.lineLength && Buffer.byteLength(event.line) > this.options.lineLength) {
+      this.options.transcript.client(this.options.id, `[line of ${Buffer.byteLength(event.line)} bytes]`);
+      return { type: 'BAD_LINE', reason: 'too-long' };
+    }
     this.options.transcript.client(this.options.id, maskCommand(event.line));
     const parsed = parseCommand(event.line);
     if (!parsed.ok) return { type: 'BAD_LINE', reason: parsed.error };
@@ -198,6 +239,7 @@ export class Pop3Connection implements SessionIO {
     if (this.ended) return;
     this.ended = true;
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.tell({ type: 'DISCONNECTED' });
     for (const listener of this.closeListeners) listener();
     this.closeListeners.length = 0;
@@ -207,7 +249,10 @@ export class Pop3Connection implements SessionIO {
 
   private writeWithBackpressure(data: Buffer): Promise<void> {
     if (this.closed || this.socket.destroyed) return Promise.reject(new Error('connection closed'));
-    if (this.socket.write(data)) return Promise.resolve();
+    if (this.socket.write(data)) {
+      this.idleTimer.refresh();
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       const socket = this.socket;
       const done = (error?: Error) => {

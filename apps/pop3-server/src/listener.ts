@@ -70,7 +70,9 @@ export class Pop3Listener {
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.netServer.once('error', reject);
-      this.netServer.listen({ host: this.config.interface, port: this.port, backlog: 1024 }, () => {
+      // A backlog as deep as the connection cap: a burst of that many connects is not dropped by the kernel
+      // (Linux caps it at net.core.somaxconn).
+      this.netServer.listen({ host: this.config.interface, port: this.port, backlog: Math.max(1024, this.shared.server.limits.connections) }, () => {
         this.netServer.off('error', reject);
         resolve(this.netServer.address() as AddressInfo);
       });

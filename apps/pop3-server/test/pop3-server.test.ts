@@ -82,6 +82,18 @@ describe('POP3 server over sockets', () => {
     await client.closed();
   });
 
+  it('takes a SASL response longer than a command line, but not a command that long', async () => {
+    // Only SASL_EXTERNAL needs TLS here, so PLAIN works on the test's plaintext connection.
+    fixture = await startServer({ authtypes_ssl: 'SASL_EXTERNAL', limits: { line_length: 100, auth_failure_delay: '0s' } });
+    const client = await open(fixture.port('latent'));
+    await client.line();
+    expect(await client.command('NOOP ' + 'a'.repeat(200))).toBe('-ERR Command line too long');
+    expect(await client.command('AUTH PLAIN')).toBe('+ ');
+    // A 300-octet authzid: too long for a command line, fine as a SASL response (RFC 5034 has no such limit).
+    const blob = Buffer.from(`${'z'.repeat(300)}\0alice\0pw-alice`).toString('base64');
+    expect(await client.command(blob)).toBe('-ERR [AUTH] Authorization identity must match the login name');
+  });
+
   it('keeps memory bounded against a 10 MB line without newline, then answers', async () => {
     fixture = await startServer();
     const client = await open(fixture.port('latent'));

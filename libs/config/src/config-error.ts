@@ -7,6 +7,6 @@ export class ConfigError extends Error {
     readonly setting: string | undefined,
     readonly problem: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${setting ? `${setting}: ` : ''}${problem}`);
+    super(`${file}${line ? `:${line}` : ''}: ${setting !== undefined ? `${setting === '' ? '""' : setting}: ` : ''}${problem}`);
   }
 }

@@ -23,10 +23,19 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}): Loade
   const { source } = parsed;
   refuseReadableSecrets(path, source);
 
-  const result = configSchema.safeParse(source.toJS());
+  const result = configSchema.safeParse(documentValue(path, source));
   if (!result.success) throw describeIssue(path, source, result.error.issues[0]!);
   const config = applyOverrides(path, result.data, overrides);
-  return { file: path, config: resolvePaths(config, dirname(path), overrides.stateDir) };
+  return { file: path, config: resolvePaths(path, config, dirname(path), overrides.stateDir) };
+}
+
+/** The document as plain values; YAML aliases that cannot be resolved (or expand without bound) are config errors. */
+function documentValue(path: string, source: YamlSource): unknown {
+  try {
+    return source.toJS();
+  } catch (error) {
+    throw new ConfigError(path, undefined, undefined, `not usable YAML: ${(error as Error).message}`);
+  }
 }
 
 function readConfigText(path: string): string {
@@ -89,7 +98,10 @@ function applyOverrides(path: string, config: MailnodeConfig, overrides: ConfigO
 }
 
 /** `${state_dir}` expansion and config-relative paths, for every path-valued setting. */
-function resolvePaths(config: MailnodeConfig, baseDir: string, stateDirOverride?: string): MailnodeConfig {
+function resolvePaths(configFile: string, config: MailnodeConfig, baseDir: string, stateDirOverride?: string): MailnodeConfig {
+  if (!stateDirOverride && config.state_dir.includes('${state_dir}')) {
+    throw new ConfigError(configFile, undefined, 'state_dir', 'must not refer to ${state_dir} itself');
+  }
   const stateDir = stateDirOverride ? resolve(stateDirOverride) : resolve(baseDir, config.state_dir);
   const fix = (value: string): string => {
     const expanded = value.replaceAll('${state_dir}', stateDir);

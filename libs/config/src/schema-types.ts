@@ -12,7 +12,7 @@ export function duration(fallback: string) {
     .transform((value, ctx) => {
       const ms = parseDuration(value ?? fallback);
       if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m, 4h or 1d, got ${JSON.stringify(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m, 4h or 1d (at most 24d), got ${JSON.stringify(value)}` });
         return z.NEVER;
       }
       return ms;

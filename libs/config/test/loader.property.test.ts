@@ -74,8 +74,7 @@ describe('loadConfig on random documents from the real schema (property)', () =>
     );
   });
 
-  // BUG: `state_dir: ${state_dir}/x` is accepted and every default path then holds a literal "${state_dir}" directory name (no error, no expansion).
-  it.skip('no resolved path keeps a literal ${state_dir}; a state_dir that refers to itself is a ConfigError', () => {
+  it('no resolved path keeps a literal ${state_dir}; a state_dir that refers to itself is a ConfigError', () => {
     fc.assert(
       fc.property(fc.constantFrom('${state_dir}', '${state_dir}/x', 'a/${state_dir}'), fc.constantFrom('yaml', 'json'), (stateDir, how) => {
         const text = serialize({ state_dir: stateDir }, how);
@@ -94,8 +93,7 @@ describe('loadConfig on random documents from the real schema (property)', () =>
     );
   });
 
-  // BUG: a stray top-level key "" gives "<file>:1: unknown setting" — ConfigError drops a falsy setting, so the message names no setting.
-  it.skip('an empty key is named in the message like any other unknown setting', () => {
+  it('an empty key is named in the message like any other unknown setting', () => {
     fc.assert(
       fc.property(fc.constantFrom('json', 'yaml'), fc.oneof(fc.integer(), fc.string({ maxLength: 5 })), (how, value) => {
         const text = serialize({ '': value }, how);
@@ -124,8 +122,7 @@ describe('loadConfig on random documents from the real schema (property)', () =>
     );
   });
 
-  // BUG: loadConfig lets the yaml library's ReferenceError escape from toJS() for an alias without anchor ("*a") or aliases expanding past maxAliasCount (billion laughs), instead of a ConfigError.
-  it.skip('YAML aliases (unresolved, or expanding at any fan-out) are loaded or refused with a ConfigError', () => {
+  it('YAML aliases (unresolved, or expanding at any fan-out) are loaded or refused with a ConfigError', () => {
     const aliasDoc = fc.oneof(
       // fan-out^depth alias expansions under an unknown key
       fc.tuple(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 4 })).map(([fanout, depth]) => {
@@ -155,8 +152,10 @@ describe('durations (property)', () => {
     fc.assert(
       fc.property(fc.nat({ max: 100_000 }), unit, fc.boolean(), fc.constantFrom('', ' '), (n, u, upper, gap) => {
         const text = `${n}${gap}${upper ? u.toUpperCase() : u}`;
-        expect(parseDuration(text)).toBe(n * DURATION_UNITS[u]);
-        expect(parseDuration(` ${text} `)).toBe(n * DURATION_UNITS[u]);
+        // Beyond what a Node timer can wait, a duration is refused.
+        const expected = n * DURATION_UNITS[u] <= 2 ** 31 - 1 ? n * DURATION_UNITS[u] : null;
+        expect(parseDuration(text)).toBe(expected);
+        expect(parseDuration(` ${text} `)).toBe(expected);
       }),
       { numRuns: NUM_RUNS },
     );
@@ -208,8 +207,7 @@ describe('durations (property)', () => {
     fc.tuple(fc.nat({ max: 1000 }), unit).map(([n, u]) => `${n}${u}`),
   );
 
-  // BUG: parseDuration returns unsafe integers and even Infinity for huge values ("2501999793h" -> 9.007e15; a 309-digit N or YAML `timeout: 1e308` -> Infinity), and the loader accepts them.
-  it.skip('every accepted duration is a finite, safe integer number of milliseconds', () => {
+  it('every accepted duration is a finite, safe integer number of milliseconds', () => {
     fc.assert(
       fc.property(anyDuration, (value) => {
         const ms = parseDuration(value);
@@ -219,8 +217,7 @@ describe('durations (property)', () => {
     );
   });
 
-  // BUG: parseDuration accepts durations over 2^31-1 ms (about 24.8 days, e.g. "25d"); Node's setTimeout then fires after 1 ms (TimeoutOverflowWarning), so e.g. freq: 25d polls the server in a tight loop.
-  it.skip('every accepted duration fits a Node timer (at most 2^31-1 ms)', () => {
+  it('every accepted duration fits a Node timer (at most 2^31-1 ms)', () => {
     fc.assert(
       fc.property(anyDuration, (value) => {
         const ms = parseDuration(value);

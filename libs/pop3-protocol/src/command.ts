@@ -8,8 +8,9 @@ export type ParsedCommand =
   | { ok: false; error: 'empty' | 'bad-verb' | 'bad-chars' };
 
 // C0 controls except TAB. CR/LF are already stripped by the line decoder, so any left over
-// (or a NUL) means a confused or hostile client.
-const BAD_CHARS = /[\x00-\x08\x0a-\x1f]/;
+// (or a NUL) means a confused or hostile client. U+FFFD is what the decoder makes of bytes that
+// are not UTF-8: such a line is refused, not half-understood (a user name must not be guessed).
+const BAD_CHARS = /[\x00-\x08\x0a-\x1f\uFFFD]/;
 const VERB = /^[A-Za-z]{1,16}$/;
 const SEPARATORS = /[ \t]+/;
 

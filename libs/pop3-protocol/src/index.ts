@@ -14,6 +14,7 @@ export { MultilineDecoder } from './message-decoder.ts';
 export type { MultilineChunk, MultilineDecoderOptions } from './message-decoder.ts';
 export {
   decodeBase64Strict,
+  decodeUtf8,
   encodeBase64,
   parseSaslPlain,
   buildSaslPlain,

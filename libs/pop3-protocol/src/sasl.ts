@@ -27,7 +27,8 @@ export function encodeBase64(b: Buffer | string): string {
 // different byte strings authenticate as the same name).
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function decodeUtf8(buf: Uint8Array): string | null {
+/** Strict UTF-8 (null for invalid bytes), for every SASL field that becomes a name or password. */
+export function decodeUtf8(buf: Uint8Array): string | null {
   try {
     return utf8.decode(buf);
   } catch {

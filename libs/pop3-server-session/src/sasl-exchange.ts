@@ -3,7 +3,7 @@
  * and answers each client line with a challenge, finished credentials, or a failure reply.
  */
 import type { Credentials } from '@mailnode/directory';
-import { decodeBase64Strict, encodeBase64, errLine, parseCramMd5Response, parseSaslPlain } from '@mailnode/pop3-protocol';
+import { decodeBase64Strict, decodeUtf8, encodeBase64, errLine, parseCramMd5Response, parseSaslPlain } from '@mailnode/pop3-protocol';
 import type { SaslMechanism } from './auth-policy.ts';
 
 export type SaslState =
@@ -60,7 +60,9 @@ export function continueSasl(state: SaslState, line: string, env: SaslEnvironmen
       return { kind: 'credentials', credentials: { mechanism: 'PASSWORD', username: plain.authcid, password: plain.password } };
     }
     case 'LOGIN': {
-      const text = data.toString('utf8');
+      // Strict decoding as for PLAIN: different bytes must never become the same name or password.
+      const text = decodeUtf8(data);
+      if (text === null || text.includes('\0')) return malformed();
       if (state.username === undefined) {
         if (!text) return malformed();
         return { kind: 'challenge', state: { mechanism: 'LOGIN', username: text }, challenge: PASSWORD_PROMPT };
@@ -74,7 +76,8 @@ export function continueSasl(state: SaslState, line: string, env: SaslEnvironmen
     }
     case 'EXTERNAL': {
       if (!env.clientName) return { kind: 'fail', reply: errLine('No verified client certificate', 'AUTH'), authFailure: true };
-      const authzid = data.toString('utf8');
+      const authzid = decodeUtf8(data);
+      if (authzid === null) return malformed();
       if (authzid && authzid !== env.clientName) {
         return { kind: 'fail', reply: errLine('Authorization identity must match the certificate', 'AUTH'), authFailure: true };
       }

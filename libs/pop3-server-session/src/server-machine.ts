@@ -260,9 +260,10 @@ export const pop3ServerMachine = setup({
   entry: 'greet',
   on: {
     // Anything the current state does not accept: a bad command, and too many close the session.
+    // After USER only PASS may follow (RFC 1939): a bad line in between cancels the pending user.
     '*': [
       { guard: 'tooManyBadCommands', target: '.closed', actions: [{ type: 'reply', params: { text: errLine('Too many bad commands, closing') } }] },
-      { actions: ['replyBadCommand', 'countBadCommand'] },
+      { actions: ['forgetPendingUser', 'replyBadCommand', 'countBadCommand'] },
     ],
     TIMEOUT: { target: '.closed', actions: { type: 'reply', params: { text: errLine('Disconnected for inactivity') } } },
     SHUTDOWN: { target: '.closed', actions: { type: 'reply', params: { text: errLine('Server shutting down', 'SYS/TEMP') } } },

@@ -8,7 +8,7 @@
  * store. An unreachable or slow server is DirectoryUnavailableError ([SYS/TEMP]), never a
  * wrong password.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AuthResult, Credentials, Directory, DirectoryUser } from '../contract.ts';
 import { expandAddress } from '../alias-expansion.ts';
 import { checkCredentials, type StoredAccount } from '../check-credentials.ts';
@@ -37,6 +37,7 @@ export class LdapDirectory implements Directory {
   private readonly aliasTargetCache: TtlCache<readonly string[] | null>;
   /** Successful binds, keyed by DN and a hash of the password: warm logins without a round trip. */
   private readonly binds: TtlCache<true>;
+  private readonly bindCacheKey = randomBytes(32);
   private readonly verifyCache: VerifyCache;
   private readonly localDomains: ReadonlySet<string>;
 
@@ -155,7 +156,9 @@ export class LdapDirectory implements Directory {
 
   private async bindAs(dn: string, password: string): Promise<boolean> {
     if (password === '') return false;
-    const key = `${dn}\0${createHash('sha256').update(password).digest('base64')}`;
+    if (this.options.positiveTtlMs <= 0) return this.pool.checkBind(dn, password);
+    // Keyed by an HMAC under a per-process random key: no plain hash of a password sits in memory.
+    const key = createHmac('sha256', this.bindCacheKey).update(dn).update('\0').update(password).digest('base64');
     if (this.binds.get(key)) return true;
     const ok = await this.pool.checkBind(dn, password);
     if (ok) this.binds.set(key, true, this.options.positiveTtlMs);
