@@ -34,8 +34,13 @@ import { startSlowLink, type SlowLink } from './slow-link.ts';
 const unavailable = dovecotUnavailableReason();
 const COUNT = 1000;
 const SEED = Number(process.env.MAILNODE_KILL_SEED ?? Math.floor(Math.random() * 1_000_000));
-const LIMITS = { batch_messages: 25 };
-const LINK_BYTES_PER_SECOND = 300_000;
+const LIMITS = { batch_messages: 10 };
+/** Slow enough that 1 000 messages take well over 200 interrupted runs to drain. */
+const LINK_BYTES_PER_SECOND = 100_000;
+/** Restarts per run of the suite: 200 in all by default (MAILNODE_LONG=1: 1 000). */
+const LONG = process.env.MAILNODE_LONG === '1';
+const KILLS_PRESERVE_N = Number(process.env.MAILNODE_KILLS ?? (LONG ? 850 : 170));
+const KILLS_PRESERVE_Y = LONG ? 150 : 30;
 
 let dovecot: DovecotInstance | undefined;
 let link: SlowLink | undefined;
@@ -300,13 +305,13 @@ async function expectExactlyOnce(setup: FetchSetup, user: string): Promise<void>
 }
 
 describe.skipIf(unavailable)('SIGKILL the retriever while it downloads from Dovecot', () => {
-  it(`preserve N: 1000 messages, up to 40 kills — every message exactly once here, none left there`, async () => {
+  it(`preserve N: 1000 messages, up to ${KILLS_PRESERVE_N} kills — every message exactly once here, none left there`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mailnode-kill-'));
     dirs.push(dir);
     const config: FetchConfig = { address: `127.0.0.1:${link!.port}`, username: 'alice', password: 'pw-alice', preserve: false, timeout: '10s', limits: LIMITS, transcript: true };
     const setup = await writeFetchConfig(dir, config);
     const rng = new Rng(SEED);
-    const result = await killLoop('alice', setup, rng, 40, 50_000);
+    const result = await killLoop('alice', setup, rng, KILLS_PRESERVE_N, KILLS_PRESERVE_N * 1500);
     report('preserve N', result);
     expect(result.kills).toBeGreaterThan(0);
 
@@ -321,15 +326,15 @@ describe.skipIf(unavailable)('SIGKILL the retriever while it downloads from Dove
     expect(idle.code, describeFetch(idle)).toBe(0);
     expect(idle.stdout).toMatch(/ok, 0 messages/);
     await expectExactlyOnce(setup, 'alice');
-  }, 150_000);
+  }, KILLS_PRESERVE_N * 1500 + 120_000);
 
-  it('preserve Y: 1000 messages, about 10 kills — every message exactly once here, all still there', async () => {
+  it(`preserve Y: 1000 messages, up to ${KILLS_PRESERVE_Y} kills — every message exactly once here, all still there`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mailnode-kill-y-'));
     dirs.push(dir);
     const config: FetchConfig = { address: `127.0.0.1:${link!.port}`, username: 'bob', password: 'pw-bob', preserve: true, timeout: '10s', limits: LIMITS, transcript: true };
     const setup = await writeFetchConfig(dir, config);
     const rng = new Rng(SEED ^ 0x5a5a5a);
-    const result = await killLoop('bob', setup, rng, 10, 15_000);
+    const result = await killLoop('bob', setup, rng, KILLS_PRESERVE_Y, KILLS_PRESERVE_Y * 1500);
     report('preserve Y', result);
     expect(result.kills).toBeGreaterThan(0);
 
@@ -343,5 +348,5 @@ describe.skipIf(unavailable)('SIGKILL the retriever while it downloads from Dove
     expect(again.stdout).toMatch(/ok, 0 messages, 0\.00 MB, 0 deleted/);
     await expectExactlyOnce(setup, 'bob');
     expect(remoteCount('bob')).toBe(COUNT);
-  }, 90_000);
+  }, KILLS_PRESERVE_Y * 1500 + 120_000);
 });

@@ -8,6 +8,7 @@ import { defaultConfigPath } from './default-config.ts';
 import { prepareStateDir, seedDirectoryFiles } from './state-dir.ts';
 
 import { StartupError } from './startup-error.ts';
+import { InstanceLock } from './control/instance-lock.ts';
 
 export { StartupError };
 
@@ -18,23 +19,33 @@ export interface BootedNode {
   readonly container: DependencyContainer;
   readonly directory: Directory;
   readonly seeded: string[];
+  /** Held by the node (`singleInstance`): the state directory is ours until release(). */
+  readonly lock?: InstanceLock;
 }
 
 export async function bootNode(
   configFile: string | undefined,
   overrides: ConfigOverrides,
-  options: { server: boolean; adjust?: (config: MailnodeConfig) => MailnodeConfig },
+  options: { server: boolean; adjust?: (config: MailnodeConfig) => MailnodeConfig; singleInstance?: boolean },
 ): Promise<BootedNode> {
   const loaded = loadConfig(configFile ?? defaultConfigPath(), overrides);
   const config = options.adjust ? options.adjust(loaded.config) : loaded.config;
   await prepareStateDir(config);
-  const seeded = await seedDirectoryFiles(config);
-  const log = createLogger({ level: config.logging.level, file: config.logging.file });
-  const container = await composeNode(config, log, { server: options.server });
-  const directory = container.resolve<Directory>(DIRECTORY);
-  if (config.directory.type === 'files') await checkDirectory(directory, config.directory.users);
-  else await probeDirectory(directory, log, config.directory.urls.join(' '));
-  return { file: loaded.file, config, log, container, directory, seeded };
+  // Before anything else touches the state dir (seeding, TLS material, listeners): a second node
+  // refuses here with a clear message instead of failing later on a busy port.
+  const lock = options.singleInstance ? await InstanceLock.acquire(config.state_dir) : undefined;
+  try {
+    const seeded = await seedDirectoryFiles(config);
+    const log = createLogger({ level: config.logging.level, file: config.logging.file });
+    const container = await composeNode(config, log, { server: options.server });
+    const directory = container.resolve<Directory>(DIRECTORY);
+    if (config.directory.type === 'files') await checkDirectory(directory, config.directory.users);
+    else await probeDirectory(directory, log, config.directory.urls.join(' '));
+    return { file: loaded.file, config, log, container, directory, seeded, lock };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
 }
 
 /** A Directory that cannot serve is a startup error, not a stream of [SYS/TEMP] later. */
@@ -60,15 +71,16 @@ async function probeDirectory(directory: Directory, log: Logger, where: string):
   }
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-export function untilSignal(): Promise<string> {
+/** Resolves on the first SIGINT or SIGTERM, or when `other` resolves first (a `mailnode stop`) with its value. */
+export function untilSignal(other?: Promise<string>): Promise<string> {
   return new Promise((resolve) => {
-    const onSignal = (signal: string) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
+    const done = (reason: string) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve(reason);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    void other?.then(done);
   });
 }

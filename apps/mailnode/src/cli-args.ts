@@ -6,7 +6,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'fetch', 'passwd', 'help'] as const;
+export const COMMANDS = ['run', 'fetch', 'poll', 'status', 'stop', 'check', 'passwd', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -19,6 +19,8 @@ export interface CliArgs {
   readonly scheme?: string;
   readonly passwordFile?: string;
   readonly version: boolean;
+  /** `status --json`: the raw answer instead of tables. */
+  readonly json: boolean;
   readonly positionals: string[];
   readonly fetch: FetchArgs;
 }
@@ -48,6 +50,16 @@ Commands:
   fetch [CLIENT-ID...]     Run the retriever alone. With --once: one download per named client
                            (all when none is named), then exit; the status says whether every
                            client succeeded. A terminal shows a progress bar per client.
+  poll [CLIENT-ID...]      Wake the running node: poll the named clients (all when none is
+                           named) now; prints each run's result when they are done.
+                           Exit 0 when all succeeded, 1 when one failed, 64 for an unknown id.
+  status [--json]          The running node's retriever clients (state, last success or
+                           error, next run, totals) and POP3 listeners (open sessions).
+  stop                     Shut the running node down gracefully (like SIGTERM) and wait
+                           until it has exited.
+  check [CLIENT-ID...]     Validate the config, resolve each client's recipient, connect and
+                           log in to each server once without downloading; print a report.
+                           Exit 0 when every check passed. Needs no running node.
   passwd                   Hash a password for the users file (like doveadm pw).
                            Reads the password from --password-file, or from standard input.
   help                     Show this text.
@@ -64,6 +76,7 @@ Options:
   -s, --scheme SCHEME      passwd: ARGON2ID (default), SHA512-CRYPT, BLF-CRYPT, CRAM-MD5,
                            SSHA512 or PLAIN.
   --password-file FILE     passwd: read the password from this file.
+  --json                   status: print the raw JSON answer.
   --version                Print the version.
 
 Fetch options (a one-off client instead of the configured ones, like fetchmail):
@@ -79,6 +92,10 @@ Fetch options (a one-off client instead of the configured ones, like fetchmail):
   --recip USER             Deliver into this local user's Maildir.
   --downloads-directory DIR  Save one file per message in DIR instead.
   -h, --help               Show this text.
+
+poll, status and stop talk to the node through its control socket (control.socket,
+default <state-dir>/mailnode.sock, owner-only); give them the node's --config / --state-dir.
+With no node running they exit 69. Only one node runs per state directory.
 
 Signals: SIGINT and SIGTERM close the listeners, end open sessions without committing
 their deletions, and exit 0. See docs/ for the configuration reference and operations.
@@ -107,6 +124,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       preserve: { type: 'boolean' },
       recip: { type: 'string' },
       'downloads-directory': { type: 'string' },
+      json: { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -123,6 +141,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     scheme: values.scheme,
     passwordFile: values['password-file'],
     version: values.version ?? false,
+    json: values.json ?? false,
     positionals: positionals.slice(1),
     fetch: {
       once: values.once ?? false,

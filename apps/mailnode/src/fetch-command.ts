@@ -14,6 +14,9 @@ export async function fetchCommand(options: { configFile?: string; overrides: Co
   const oneOff = hasOneOffClient(options.args) ? oneOffClient(options.args) : undefined;
   const node = await bootNode(options.configFile, options.overrides, {
     server: false,
+    // The configured clients' UIDL ledgers belong to whichever process holds the state dir: a
+    // running node polls them (`mailnode poll`). A one-off client has a ledger of its own.
+    singleInstance: !oneOff,
     // A one-off client replaces the configured ones and starts at once.
     adjust: (config) => (oneOff ? { ...config, pop3download: { ...config.pop3download, clients: [oneOff], delay_start: 0 } } : config),
   });
@@ -46,6 +49,7 @@ export async function fetchCommand(options: { configFile?: string; overrides: Co
     await retriever.stop();
     return failures ? 1 : 0;
   } finally {
+    node.lock?.release();
     await node.directory.close();
     await node.container.resolve<Transcript>(RETRIEVER_TRANSCRIPT).close();
     node.log.flush();

@@ -7,6 +7,8 @@ import { fetchCommand } from './fetch-command.ts';
 import { passwdCommand } from './passwd-command.ts';
 import { StartupError } from './boot.ts';
 import { runNode } from './run-node.ts';
+import { checkCommand } from './check-command.ts';
+import { pollCommand, statusCommand, stopCommand, type ControlCommandOptions } from './control/control-commands.ts';
 
 async function main(): Promise<number> {
   let args;
@@ -20,6 +22,12 @@ async function main(): Promise<number> {
     process.stdout.write(`mailnode ${VERSION}\n`);
     return 0;
   }
+  const control: ControlCommandOptions = {
+    configFile: args.config,
+    overrides: { stateDir: args.stateDir },
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  };
   switch (args.command) {
     case 'help':
       process.stdout.write(HELP);
@@ -33,6 +41,19 @@ async function main(): Promise<number> {
         overrides: { stateDir: args.stateDir, usersFile: args.users },
         args: args.fetch,
         ids: args.positionals,
+      });
+    case 'poll':
+      return pollCommand(control, args.positionals);
+    case 'status':
+      return statusCommand(control, args.json);
+    case 'stop':
+      return stopCommand(control);
+    case 'check':
+      return checkCommand({
+        configFile: args.config,
+        overrides: { stateDir: args.stateDir, usersFile: args.users },
+        ids: args.positionals,
+        out: (text) => process.stdout.write(text),
       });
     case 'run':
       await runNode({
