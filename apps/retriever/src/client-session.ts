@@ -157,7 +157,9 @@ export async function runClientSession(client: RetrieverClientConfig, deps: Sess
         preserve: client.preserve,
         pipelineWindow: limits.pipeline_window,
         // SMTP cannot take back a message: record each one as soon as the server accepted it.
-        batchMessages: mode === 'smtp' ? 1 : limits.batch_messages,
+        // Domain-wide clients count duds in a row, which needs one message at a time: the one
+        // that trips max_duds must stay on the server without taking earlier ones with it.
+        batchMessages: mode === 'smtp' || mode === 'domainwide' ? 1 : limits.batch_messages,
         batchBytes: limits.batch_bytes,
         maxMessageBytes: limits.max_message_size,
         bufferBytes: 1024 * 1024,

@@ -182,6 +182,14 @@ export class Retriever {
 
     record.state = 'queued';
     const release = await this.slots.acquire();
+    // The host may have failed for another client while this one waited for a slot.
+    const pausedMeanwhile = this.hostPauses.pausedUntil(server);
+    if (kind === 'scheduled' && pausedMeanwhile !== undefined) {
+      release();
+      record.pausedUntil = pausedMeanwhile;
+      record.pauseReason = 'host';
+      return skip(`host ${server} paused after a failed connection, until ${new Date(pausedMeanwhile).toISOString()}`, pausedMeanwhile);
+    }
     record.state = 'polling';
     let output: ClientSessionOutput;
     try {

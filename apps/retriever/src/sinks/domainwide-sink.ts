@@ -147,6 +147,9 @@ export class DomainWideSink implements DeliverySink {
           copies.push(await this.stageFor(user, message.withHeader(clean(header.block))));
         }
         for (const user of decision.defaultUsers) {
+          // The default address gets one copy per message too, however often it arrived.
+          if (this.seen.has(messageId, user)) continue;
+          this.seen.remember(messageId, user);
           const noted = decision.note === null ? null : await message.withNote(decision.note, clean);
           copies.push(await this.stageFor(user, noted ?? message.withHeader(clean(header.block))));
         }
