@@ -6,7 +6,8 @@
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { UidlLedger } from '@mailnode/pop3-client-session';
-import { fsyncDirectory } from '@mailnode/maildir';
+import { fsyncDirectory, writeAll } from '@mailnode/maildir';
+import { RetrievalError } from '@mailnode/pop3-client-session';
 
 type Entry = { p: string; r: string } | { d: string };
 
@@ -14,7 +15,7 @@ export class FileLedger implements UidlLedger {
   private handle: FileHandle | undefined;
   private delivered = new Set<string>();
   private pending = new Map<string, string>();
-  /** The file ends in a torn line (crash mid-append): start the next append on a new line. */
+  /** The file may end in a torn line (crash or failed append): start the next append on a new line. */
   private torn = false;
 
   constructor(private readonly path: string) {}
@@ -89,15 +90,31 @@ export class FileLedger implements UidlLedger {
     await handle?.close();
   }
 
+  /**
+   * A failed append (disk full) is a local delivery failure: nothing more is published or
+   * deleted in this run. The record may be torn; the next append starts on a new line, and the
+   * next load ignores the torn one.
+   */
   private async append(entries: Entry[]): Promise<void> {
-    if (!this.handle) {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.handle = await open(this.path, 'a', 0o600);
-      await fsyncDirectory(dirname(this.path));
+    try {
+      if (!this.handle) {
+        await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+        this.handle = await open(this.path, 'a', 0o600);
+        await fsyncDirectory(dirname(this.path));
+      }
+      const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+      const prefix = this.torn ? '\n' : '';
+      // Until the write is whole and synced, the file may end in a torn line.
+      this.torn = true;
+      await writeAll(this.handle, Buffer.from(prefix + text, 'utf8'));
+      await this.handle.datasync();
+      this.torn = false;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new RetrievalError('deliver', `cannot record downloaded UIDLs in ${this.path}: ${code === 'ENOSPC' ? 'disk full (ENOSPC)' : (error as Error).message}`, {
+        cause: error,
+        code,
+      });
     }
-    const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
-    await this.handle.write(this.torn ? `\n${text}` : text);
-    this.torn = false;
-    await this.handle.datasync();
   }
 }

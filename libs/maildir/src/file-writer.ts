@@ -2,11 +2,15 @@ import type { FileHandle } from 'node:fs/promises';
 
 const BATCH_BYTES = 64 * 1024;
 
-/** Writes all of `data`, looping over short writes. */
+/**
+ * Writes all of `data`, looping over short writes: a filling disk first shortens a write, and
+ * only the next one fails with ENOSPC. A write that makes no progress is treated as disk full.
+ */
 export async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < data.length) {
     const { bytesWritten } = await handle.write(data, offset, data.length - offset, null);
+    if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device (write made no progress)'), { code: 'ENOSPC' });
     offset += bytesWritten;
   }
 }

@@ -13,3 +13,4 @@ export type { ParsedMaildirName, DeliveryTime } from './filename.ts';
 export { uidlFor } from './uidl.ts';
 export { validateUser, LOCK_FILE_NAME } from './user-path.ts';
 export { fsyncDirectory } from './fsync.ts';
+export { writeAll } from './file-writer.ts';

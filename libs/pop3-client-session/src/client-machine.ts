@@ -9,7 +9,7 @@ import type { AuthType } from '@mailnode/config';
 import { attemptLogin, isFinalRefusal, type LoginCredentials, type LoginOutcome } from './authenticate.ts';
 import { capa, expectOk, listMessages, simpleCommand, type RemoteMessage } from './commands.ts';
 import { downloadAll, type DownloadOptions, type DownloadResult } from './download.ts';
-import { RetrievalError, type FailureStage } from './errors.ts';
+import { partialResultOf, RetrievalError, type FailureStage } from './errors.ts';
 import type { DeliverySink, Pop3Transport, UidlLedger } from './ports.ts';
 
 export interface ClientSessionInput {
@@ -94,6 +94,7 @@ export const pop3ClientMachine = setup({
       },
     }),
     closeTransport: ({ context }) => context.transport?.close(),
+    keepPartialResult: assign({ result: ({ event }) => partialResultOf((event as { error?: unknown }).error) }),
     noteRefusal: assign({
       refusals: ({ context, event }) => {
         const outcome = (event as unknown as { output: Extract<LoginOutcome, { ok: false }> }).output;
@@ -214,8 +215,12 @@ export const pop3ClientMachine = setup({
         onError: [
           // The link still works after a local delivery failure: QUIT commits the DELEs of the
           // batches that were stored, and the failed ones were never deleted.
-          { guard: ({ event }) => (event.error as RetrievalError)?.stage === 'deliver', target: 'quittingAfterFailure', actions: { type: 'recordFailure', params: { stage: 'deliver' as const } } },
-          { target: 'failed', actions: { type: 'recordFailure', params: { stage: 'download' as const } } },
+          {
+            guard: ({ event }) => (event.error as RetrievalError)?.stage === 'deliver',
+            target: 'quittingAfterFailure',
+            actions: [{ type: 'recordFailure', params: { stage: 'deliver' as const } }, 'keepPartialResult'],
+          },
+          { target: 'failed', actions: [{ type: 'recordFailure', params: { stage: 'download' as const } }, 'keepPartialResult'] },
         ],
       },
     },

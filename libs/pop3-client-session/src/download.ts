@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { expectOk, type RemoteMessage } from './commands.ts';
-import { Pop3ReplyError, RetrievalError } from './errors.ts';
+import { Pop3ReplyError, RetrievalError, withPartialResult } from './errors.ts';
 import type { AuditSink, ClientLog, DeliveryMeta, DeliverySink, Pop3Transport, ProgressReport, StagedDelivery, UidlLedger } from './ports.ts';
 
 export interface DownloadOptions {
@@ -54,6 +54,7 @@ export async function downloadAll(
 
   let fetched = 0;
   let bytes = 0;
+  try {
   for (const batch of batches(fresh, options.batchMessages, options.batchBytes)) {
     const staged = await retrieveBatch(transport, batch, sink, options, (message, size) => {
       progress.done++;
@@ -75,6 +76,10 @@ export async function downloadAll(
       bytes += item.bytes;
     }
     if (!options.preserve) deleted += await deleteMessages(transport, staged.map((entry) => entry.message), options.window, options.log);
+  }
+  } catch (error) {
+    // What earlier batches stored and deleted still counts, in the summary and the status.
+    throw withPartialResult(error, { fetched, bytes, deleted, known: known.length });
   }
   await ledger.compact(new Set(messages.flatMap((message) => (message.uidl ? [message.uidl] : []))));
   return { fetched, bytes, deleted, known: known.length };

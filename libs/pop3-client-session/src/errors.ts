@@ -25,3 +25,23 @@ export class Pop3ReplyError extends Error {
     super(`${command} refused: -ERR ${code ? `[${code}] ` : ''}${text}`);
   }
 }
+
+/** Counts of the batches a failed download did complete (stored, recorded, maybe deleted). */
+export interface PartialResult {
+  readonly fetched: number;
+  readonly bytes: number;
+  readonly deleted: number;
+  readonly known: number;
+}
+
+const PARTIAL = Symbol('partialResult');
+
+/** Attaches the completed part of a download to the error that ended it. */
+export function withPartialResult(error: unknown, partial: PartialResult): unknown {
+  if (typeof error === 'object' && error !== null) Object.defineProperty(error, PARTIAL, { value: partial, configurable: true });
+  return error;
+}
+
+export function partialResultOf(error: unknown): PartialResult | undefined {
+  return typeof error === 'object' && error !== null ? (error as { [PARTIAL]?: PartialResult })[PARTIAL] : undefined;
+}
