@@ -49,6 +49,9 @@ describe.skipIf(unavailable !== null)('mailnode POP3 server and retriever with a
         pop3download: {
           delay_start: '0s',
           timeout: '10s',
+          // Not a test of pauses: a slow Dovecot login under load must not park the client for minutes.
+          delay_failed_host: '0s',
+          delay_failed_account: '0s',
           clients: [
             {
               id: 'upstream',

@@ -210,11 +210,11 @@ export class Retriever {
         const until = Date.now() + settings.delay_failed_host;
         this.hostPauses.pause(server, until);
         Object.assign(record, { pausedUntil: until, pauseReason: 'host' });
-        log.warn({ until: new Date(until).toISOString() }, 'host failed: pausing every client on it (delay_failed_host)');
+        log.info({ until: new Date(until).toISOString() }, 'host failed: pausing every client on it (delay_failed_host)');
       } else if (scope === 'account' && settings.delay_failed_account > 0) {
         const until = Date.now() + settings.delay_failed_account;
         Object.assign(record, { pausedUntil: until, pauseReason: 'account' });
-        log.warn({ until: new Date(until).toISOString() }, 'account failed: pausing this client (delay_failed_account)');
+        log.info({ until: new Date(until).toISOString() }, 'account failed: pausing this client (delay_failed_account)');
       }
       if (record.pausedUntil !== undefined) retryAt = Math.max(retryAt, record.pausedUntil);
     } else if (output.ok) {
