@@ -13,7 +13,7 @@
  *     it logs the ENOSPC failure, keeps polling, and once the tmpfs grows it finishes the job
  *     by itself, without a restart.
  *
- * Found by this file (skipped, `// BUG:`), each set up deterministically on a tmpfs of exact size:
+ * Found by this file and fixed since, each set up deterministically on a tmpfs of exact size:
  *  3. the UIDL ledger ignores short writes: a "pending" record torn by a full disk makes the next
  *     run fetch the message again (a duplicate);
  *  4. a run that fails part-way reports "(nothing fetched)" although it stored and deleted messages;
@@ -251,8 +251,7 @@ describe.skipIf(noMount !== undefined || noDovecot !== undefined)('disk full (EN
   // So users cannot log in to read or DELE mail, which is what would free the space, while the
   // retriever is the one filling it. Measured: `-ERR [SYS/TEMP] Temporary server failure, try
   // again later`, log: `cannot lock mailbox of alice: disk full (ENOSPC)` from MailboxLock.fill.
-  // BUG: on a full disk no POP3 login succeeds (the mailbox lock's record cannot be written), so nobody can delete mail to free space
-  it.skip('on a completely full disk a POP3 user can still log in, read, and delete mail to free space', async () => {
+  it('on a completely full disk a POP3 user can still log in, read, and delete mail to free space', async () => {
     const mount = mountTmpfs('3m');
     const stateDir = join(mount.path, 'state');
     const node = await startMailnode({ stateDir });

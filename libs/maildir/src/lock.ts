@@ -44,6 +44,8 @@ type Verdict = { kind: 'gone' } | { kind: 'stale'; snapshot: LockSnapshot; why: 
 export class MailboxLock {
   private released = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** The disk was full: the lock file exists but holds no record (see fill()). */
+  private withoutRecord = false;
 
   private constructor(
     readonly path: string,
@@ -108,12 +110,25 @@ export class MailboxLock {
     }
   }
 
-  /** Not fsynced: after a crash or reboot the recorded pid is dead or has another start time, so the file is stale anyway. */
+  /**
+   * Not fsynced: after a crash or reboot the recorded pid is dead or has another start time, so
+   * the file is stale anyway. On a full disk (the record needs a data block, the empty file does
+   * not) the lock is held without a record: others see an unreadable lock, held while its mtime
+   * is fresh (UNREADABLE_LOCK_GRACE_MS), so we refresh it well within that. Users can then still
+   * log in and delete mail, which is what frees the space.
+   */
   private async fill(handle: FileHandle, text: string, user: string): Promise<void> {
     try {
       await handle.writeFile(text);
       await handle.close();
     } catch (error) {
+      if (errorCode(error) === 'ENOSPC') {
+        await handle.truncate(0).catch(() => undefined);
+        await handle.close().catch(() => undefined);
+        this.withoutRecord = true;
+        this.options.log.warn({ path: this.path }, 'disk full: holding the mailbox lock without its record');
+        return;
+      }
       await handle.close().catch(() => undefined);
       await unlink(this.path).catch(() => undefined);
       throw unavailable(`cannot lock mailbox of ${user}`, error);
@@ -194,7 +209,7 @@ export class MailboxLock {
 
   /** Other hosts cannot check our pid, so they judge by mtime: keep it fresh while held. */
   private startRefresh(): void {
-    const every = Math.max(1, Math.floor(this.options.foreignLockStaleMs / 3));
+    const every = this.withoutRecord ? Math.floor(UNREADABLE_LOCK_GRACE_MS / 4) : Math.max(1, Math.floor(this.options.foreignLockStaleMs / 3));
     this.refreshTimer = setInterval(() => {
       const now = new Date();
       utimes(this.path, now, now).catch((error: unknown) => {
