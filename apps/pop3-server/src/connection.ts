@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { MessageContent } from '@mailnode/message-store';
 import { encodeMessage, LineDecoder, MAX_SASL_LINE, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
-import { isVerb, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
+import { isVerb, type CommandEvent, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
 import { maskCommand, type Transcript } from '@mailnode/logging';
 import { clientCommonName } from './tls-identity.ts';
 
@@ -208,13 +208,29 @@ export class Pop3Connection implements SessionIO {
         const snapshot = this.actor.getSnapshot();
         if (snapshot.status !== 'active' || !snapshot.hasTag('ready')) break;
         const raw = this.queue.shift()!;
-        this.actor.send(snapshot.hasTag('sasl') ? this.saslEvent(raw) : this.commandEvent(raw));
+        const event = snapshot.hasTag('sasl') ? this.saslEvent(raw) : this.commandEvent(raw);
+        this.actor.send(event.type === 'RETR' && snapshot.hasTag('retr-run') ? this.retrRun(event as CommandEvent) : event);
       }
     } finally {
       this.pumping = false;
       if (this.socket.writableCorked) this.socket.uncork();
     }
     if (this.queue.length < this.options.maxQueuedLines && !this.outputBlocked && this.socket.isPaused() && !this.closed) this.socket.resume();
+  }
+
+  /**
+   * A pipelined burst of RETRs goes to the session as one RETR_RUN: one state change per burst
+   * instead of two per message, which is most of what a small RETR costs. Only lines that are
+   * plainly `RETR <arg>` join; anything else stays queued and is handled on its own, in order.
+   */
+  private retrRun(first: CommandEvent): SessionEvent {
+    if (!isPlainRetr(this.queue[0])) return first;
+    const items: (readonly string[])[] = [first.args];
+    while (items.length < MAX_RETR_RUN && isPlainRetr(this.queue[0])) {
+      const next = this.commandEvent(this.queue.shift()!);
+      items.push((next as CommandEvent).args);
+    }
+    return { type: 'RETR_RUN', items };
   }
 
   private saslEvent(event: SessionEvent): SessionEvent {
@@ -267,6 +283,14 @@ export class Pop3Connection implements SessionIO {
       socket.on('close', onClose);
     });
   }
+}
+
+/** RETRs handed over at once; bounds the replies a run may queue before pipelined input is read again. */
+const MAX_RETR_RUN = 64;
+const PLAIN_RETR = /^RETR [1-9][0-9]{0,9}$/i;
+
+function isPlainRetr(event: SessionEvent | undefined): boolean {
+  return event?.type === 'SASL_RESPONSE' && PLAIN_RETR.test(event.line);
 }
 
 function firstLine(text: string): string {

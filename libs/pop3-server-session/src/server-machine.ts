@@ -12,7 +12,7 @@ import { capabilities } from './capabilities.ts';
 import { totals } from './commands/maildrop.ts';
 import { resolveTransfer, transactionCommands, type TransactionHandler, type TransactionVerb } from './commands/transaction-commands.ts';
 import { continueSasl, startSasl } from './sasl-exchange.ts';
-import { transferMessage } from './transfer.ts';
+import { transferSteps } from './transfer.ts';
 import type { CommandEvent, SessionContext, SessionEffects, SessionEvent, SessionInput } from './session-types.ts';
 import type { AuthType } from '@mailnode/config';
 
@@ -197,22 +197,24 @@ export const pop3ServerMachine = setup({
       if ('reply' in found) context.io.write(found.reply);
     },
     prepareTransfer: assign({
-      transfer: ({ context, event }) => resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args) as SessionContext['transfer'],
+      transfers: ({ context, event }) => [resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)],
+    }),
+    prepareRun: assign({
+      transfers: ({ context, event }) => (event as Extract<SessionEvent, { type: 'RETR_RUN' }>).items.map((args) => resolveTransfer(context, 'RETR', args)),
     }),
     startTransfer: ({ context, self }) => {
-      const { index, bodyLines } = context.transfer!;
       const report = (event: SessionEvent) => {
         if (self.getSnapshot().status === 'active') self.send(event);
       };
-      transferMessage(context.io, context.mailbox!, index, { ...context.wire, bodyLines }).then(
-        () => report({ type: 'TRANSFER_DONE' }),
+      transferSteps(context.io, context.mailbox!, context.transfers!, context.wire).then(
+        (sent) => report({ type: 'TRANSFER_DONE', sent }),
         (error: unknown) => report({ type: 'TRANSFER_FAILED', error }),
       );
     },
-    markRetrieved: assign(({ context }) => {
+    markRetrieved: assign(({ context, event }) => {
       // In place, like DELE marks: this session's own set, never shared.
-      if (context.transfer?.bodyLines === undefined) (context.retrieved as Set<number>).add(context.transfer!.index);
-      return { transfer: undefined };
+      for (const index of (event as Extract<SessionEvent, { type: 'TRANSFER_DONE' }>).sent) (context.retrieved as Set<number>).add(index);
+      return { transfers: undefined };
     }),
     replyTransferFailure: ({ context, event }) => {
       const error = (event as unknown as { error: unknown }).error;
@@ -377,7 +379,8 @@ export const pop3ServerMachine = setup({
       initial: 'idle',
       states: {
         idle: {
-          tags: ['ready'],
+          // retr-run: the connection may hand over consecutive pipelined RETRs as one RETR_RUN.
+          tags: ['ready', 'retr-run'],
           on: {
             STAT: { actions: 'runTransactionCommand' },
             LIST: { actions: 'runTransactionCommand' },
@@ -387,6 +390,7 @@ export const pop3ServerMachine = setup({
             NOOP: { actions: 'runTransactionCommand' },
             CAPA: { actions: 'replyCapa' },
             RETR: [{ guard: 'transferFound', target: 'sending', actions: 'prepareTransfer' }, { actions: 'replyTransferError' }],
+            RETR_RUN: { target: 'sending', actions: 'prepareRun' },
             TOP: [{ guard: 'transferFound', target: 'sending', actions: 'prepareTransfer' }, { actions: 'replyTransferError' }],
             QUIT: '#pop3-server-session.update',
           },
@@ -397,10 +401,8 @@ export const pop3ServerMachine = setup({
           entry: 'startTransfer',
           on: {
             TRANSFER_DONE: { target: 'idle', actions: 'markRetrieved' },
-            TRANSFER_FAILED: [
-              { guard: ({ event }) => event.error instanceof MessageGoneError, target: 'idle', actions: ['replyTransferFailure', assign({ transfer: undefined })] },
-              { target: '#pop3-server-session.closed', actions: 'replyTransferFailure' },
-            ],
+            // A removed message is answered inside the run (transferSteps); anything else ends the session.
+            TRANSFER_FAILED: { target: '#pop3-server-session.closed', actions: 'replyTransferFailure' },
           },
         },
       },

@@ -73,8 +73,12 @@ export interface SessionContext extends SessionInput {
   deleted: ReadonlySet<number>;
   /** Messages sent with RETR, deleted at UPDATE when expire is 0. */
   retrieved: ReadonlySet<number>;
-  transfer?: { index: number; bodyLines?: number };
+  /** RETR/TOP steps being sent: one for a single command, several for a pipelined RETR run. */
+  transfers?: readonly TransferStep[];
 }
+
+/** One RETR or TOP to answer: a message to send, or the -ERR line for a bad number. */
+export type TransferStep = { readonly index: number; readonly bodyLines?: number } | { readonly reply: string };
 
 export const COMMAND_VERBS = ['USER', 'PASS', 'APOP', 'AUTH', 'STLS', 'CAPA', 'QUIT', 'NOOP', 'STAT', 'LIST', 'UIDL', 'RETR', 'TOP', 'DELE', 'RSET'] as const;
 export type Verb = (typeof COMMAND_VERBS)[number];
@@ -91,7 +95,13 @@ export type SessionEvent =
   | { readonly type: 'UNKNOWN'; readonly verb: string }
   | { readonly type: 'BAD_LINE'; readonly reason: 'too-long' | 'bad-chars' | 'empty' | 'bad-verb' }
   | { readonly type: 'SASL_RESPONSE'; readonly line: string }
-  | { readonly type: 'TRANSFER_DONE' }
+  /**
+   * Pipelined `RETR n` commands that followed each other in the input, handed over as one event
+   * (the connection batches them); answered in order exactly as the single commands would be.
+   */
+  | { readonly type: 'RETR_RUN'; readonly items: readonly (readonly string[])[] }
+  /** `sent`: indexes of the messages sent in full by RETR (not TOP), for expire 0. */
+  | { readonly type: 'TRANSFER_DONE'; readonly sent: readonly number[] }
   | { readonly type: 'TRANSFER_FAILED'; readonly error: unknown }
   | { readonly type: 'TIMEOUT' }
   | { readonly type: 'DISCONNECTED' }

@@ -269,6 +269,30 @@ describe('TRANSACTION and UPDATE', () => {
     expect(session.calls.commit).toEqual([[0, 2]]);
   });
 
+  it('answers a pipelined RETR run in order, bad numbers inline, and marks what RETR sent for expire 0', async () => {
+    const session = await loggedIn({ expire: 0 });
+    session.raw({ type: 'RETR_RUN', items: [['1'], ['9'], ['3'], ['x']] });
+    await session.settle();
+    const replies = session.io.take();
+    const one = replies.indexOf('+OK 23 octets');
+    const noSuch = replies.indexOf('-ERR No such message');
+    const three = replies.indexOf('+OK', one + 1);
+    const invalid = replies.indexOf('-ERR Invalid message number');
+    expect([one, noSuch, three, invalid].every((at) => at >= 0)).toBe(true);
+    expect(one < noSuch && noSuch < three && three < invalid).toBe(true);
+    expect(await session.send('QUIT')).toMatch(/^\+OK/);
+    expect(session.calls.commit).toEqual([[0, 2]]);
+  });
+
+  it('is not taken before login: a RETR run in AUTHORIZATION is a bad command', async () => {
+    const session = startSession({ messages: MESSAGES });
+    await session.settle();
+    session.io.take();
+    session.raw({ type: 'RETR_RUN', items: [['1'], ['2']] });
+    await session.settle();
+    expect(session.io.take()).toMatch(/^-ERR /);
+  });
+
   it('CAPA after login drops the login capabilities', async () => {
     const session = await loggedIn();
     const capa = await session.send('CAPA');
