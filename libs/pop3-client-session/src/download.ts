@@ -54,13 +54,21 @@ export async function downloadAll(
 
   let fetched = 0;
   let bytes = 0;
+  // The last DELEs of a stored batch are answered behind the next batch's first RETRs (within the
+  // pipeline window): the DELE round trip overlaps the next download instead of stalling it.
+  let unanswered: RemoteMessage[] = [];
+  const settleDeletes = async () => {
+    const waiting = unanswered;
+    unanswered = [];
+    deleted += await readDeleteReplies(transport, waiting, options.log);
+  };
   try {
   for (const batch of batches(fresh, options.batchMessages, options.batchBytes)) {
     const staged = await retrieveBatch(transport, batch, sink, options, (message, size) => {
       progress.done++;
       progress.doneBytes += size;
       options.onProgress?.({ ...progress });
-    });
+    }, { count: unanswered.length, read: settleDeletes });
     const keyed = staged.filter((entry) => entry.message.uidl);
     try {
       await ledger.markPending(keyed.map(({ message, staged }) => ({ uidl: message.uidl!, ref: staged.ref })));
@@ -75,8 +83,13 @@ export async function downloadAll(
       fetched++;
       bytes += item.bytes;
     }
-    if (!options.preserve) deleted += await deleteMessages(transport, staged.map((entry) => entry.message), options.window, options.log);
+    if (!options.preserve) {
+      const sent = await deleteLeavingTail(transport, staged.map((entry) => entry.message), options.window, options.log);
+      deleted += sent.deleted;
+      unanswered = sent.unanswered;
+    }
   }
+  await settleDeletes();
   } catch (error) {
     // What earlier batches stored and deleted still counts, in the summary and the status.
     throw withPartialResult(error, { fetched, bytes, deleted, known: known.length });
@@ -140,16 +153,22 @@ async function retrieveBatch(
   sink: DeliverySink,
   options: DownloadOptions,
   onStaged: (message: RemoteMessage, size: number) => void,
+  /** Commands sent before this batch whose replies are still due (the previous batch's last DELEs): read first. */
+  earlier: { readonly count: number; readonly read: () => Promise<void> } = { count: 0, read: async () => {} },
 ): Promise<StagedEntry[]> {
   const results: Array<StagedEntry | undefined> = new Array(batch.length);
   const running = new Set<Promise<void>>();
   let failure: unknown;
   let sent = 0;
+  let outstandingBefore = earlier.count;
   const fill = (received: number) => {
-    while (sent < batch.length && sent - received < options.window) transport.send(`RETR ${batch[sent++]!.number}`);
+    while (sent < batch.length && sent - received + outstandingBefore < options.window) transport.send(`RETR ${batch[sent++]!.number}`);
   };
   fill(0);
   try {
+    await earlier.read();
+    outstandingBefore = 0;
+    fill(0);
     for (let index = 0; index < batch.length; index++) {
       const message = batch[index]!;
       const status = await transport.readStatus();
@@ -243,6 +262,47 @@ async function receive(
     return { staging: streamed!, sample: Buffer.concat(sampled) };
   }
   return { staging: sink.stage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), meta), sample: Buffer.concat(sampled) };
+}
+
+/**
+ * Sends a DELE for each message within the pipeline window and reads replies until at most
+ * window - 1 are still due; those are returned for the next batch to read behind its RETRs.
+ * With a window of 1 (no PIPELINING) nothing is left: lock-step as before.
+ */
+async function deleteLeavingTail(
+  transport: Pop3Transport,
+  messages: readonly RemoteMessage[],
+  window: number,
+  log: ClientLog,
+): Promise<{ deleted: number; unanswered: RemoteMessage[] }> {
+  let sent = 0;
+  let received = 0;
+  let deleted = 0;
+  const fill = () => {
+    while (sent < messages.length && sent - received < window) transport.send(`DELE ${messages[sent++]!.number}`);
+  };
+  fill();
+  while (received < messages.length && (sent < messages.length || sent - received >= window)) {
+    deleted += await readDeleteReplies(transport, [messages[received]!], log);
+    received++;
+    fill();
+  }
+  return { deleted, unanswered: messages.slice(received) };
+}
+
+async function readDeleteReplies(transport: Pop3Transport, messages: readonly RemoteMessage[], log: ClientLog): Promise<number> {
+  let deleted = 0;
+  for (const message of messages) {
+    try {
+      await expectOk(transport, 'DELE');
+      deleted++;
+    } catch (error) {
+      if (!(error instanceof Pop3ReplyError)) throw new RetrievalError('delete', `DELE failed: ${(error as Error).message}`, { cause: error });
+      // Stored and recorded already: the next run deletes it without fetching it again.
+      log.warn({ number: message.number, uidl: message.uidl, reply: error.text }, 'DELE refused; message stays on the server until the next run');
+    }
+  }
+  return deleted;
 }
 
 async function deleteMessages(transport: Pop3Transport, messages: readonly RemoteMessage[], window: number, log: ClientLog): Promise<number> {
