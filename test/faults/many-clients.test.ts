@@ -20,7 +20,7 @@ import { dovecotUnavailableReason, startDovecot, type DovecotInstance } from '..
 import { fixed4k, type GeneratedMessage } from '../harness/mail-generator.ts';
 import { startMailnode, stopAllMailnodes, waitFor } from '../harness/mailnode-process.ts';
 import { copyProblems, maildirFiles } from '../retriever/helpers.ts';
-import { startRelay, type Relay } from './relay.ts';
+import { startRelay, type Relay } from '../harness/relay.ts';
 import { listMaildir, sleep } from './pop3-check.ts';
 
 const unavailable = dovecotUnavailableReason();

@@ -30,7 +30,7 @@ import { commandLine, processTree } from '../harness/proc-stats.ts';
 import { startMailnode, stopAllMailnodes, waitFor } from '../harness/mailnode-process.ts';
 import { describeFetch, fetchOnce, filesIn, killAllFetches, partialFiles, writeFetchConfig } from '../retriever-faults/fetch-process.ts';
 import { copyProblems, maildirFiles, remoteFiles } from '../retriever/helpers.ts';
-import { startRelay, type Relay } from './relay.ts';
+import { startRelay, type Relay } from '../harness/relay.ts';
 import { sleep } from './pop3-check.ts';
 
 const unavailable = dovecotUnavailableReason();

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dovecotUnavailableReason, startDovecot, type DovecotInstance } from '../harness/dovecot.ts';
 import { fixed4k, manifest, Rng, verifyMaildir, type ManifestEntry } from '../harness/mail-generator.ts';
 import { describeFetch, fetchOnce, filesIn, killAllFetches, partialFiles, writeFetchConfig, type FetchConfig, type FetchRun, type FetchSetup, type KillControl } from './fetch-process.ts';
-import { startSlowLink, type SlowLink } from './slow-link.ts';
+import { startRelay, type Relay } from '../harness/relay.ts';
 
 const unavailable = dovecotUnavailableReason();
 const COUNT = 1000;
@@ -43,7 +43,7 @@ const KILLS_PRESERVE_N = Number(process.env.MAILNODE_KILLS ?? (LONG ? 850 : 170)
 const KILLS_PRESERVE_Y = LONG ? 150 : 30;
 
 let dovecot: DovecotInstance | undefined;
-let link: SlowLink | undefined;
+let link: Relay | undefined;
 const dirs: string[] = [];
 const expected = new Map<string, ManifestEntry[]>();
 
@@ -61,7 +61,7 @@ beforeAll(async () => {
   await dovecot.fill('bob', forBob);
   expected.set('alice', manifest(forAlice));
   expected.set('bob', manifest(forBob));
-  link = await startSlowLink({ host: '127.0.0.1', port: dovecot.plainPort }, LINK_BYTES_PER_SECOND);
+  link = await startRelay({ host: '127.0.0.1', port: dovecot.plainPort }, { bytesPerSecond: LINK_BYTES_PER_SECOND });
 }, 60_000);
 
 afterAll(async () => {

@@ -7,27 +7,20 @@
  * retried once on a fresh one, so a restarted server is picked up without restarting mailnode.
  * If that fails too, the caller gets DirectoryUnavailableError: a temporary failure.
  */
-import type { ConnectionOptions } from 'node:tls';
 import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, SizeLimitExceededError } from 'ldapts';
 import { DirectoryUnavailableError } from '../contract.ts';
 import type { DirectoryLog } from '../directory-log.ts';
+import type { LdapDirectoryOptions } from './ldap-options.ts';
 
-export interface LdapConnectionOptions {
-  /** Tried in order until one answers. */
-  readonly urls: readonly string[];
-  /** Upgrade ldap:// connections with StartTLS before anything else is sent. */
-  readonly starttls: boolean;
-  readonly tls: ConnectionOptions;
-  /** Service account for searches; anonymous when absent. */
-  readonly bindDn?: string;
-  readonly bindPassword?: string;
-  readonly connectTimeoutMs: number;
-  /** Per operation; a slower answer counts as an outage. */
-  readonly timeoutMs: number;
-  /** Connections of each kind. */
+/** The connection settings of the LDAP Directory, plus the pool's size and log. */
+export type LdapConnectionOptions = Pick<
+  LdapDirectoryOptions,
+  'urls' | 'starttls' | 'tls' | 'bindDn' | 'bindPassword' | 'connectTimeoutMs' | 'timeoutMs'
+> & {
+  /** Connections of each kind (searches, password binds). */
   readonly size: number;
   readonly log: DirectoryLog;
-}
+};
 
 export type LdapScope = 'base' | 'one' | 'sub';
 

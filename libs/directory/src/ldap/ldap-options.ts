@@ -25,12 +25,16 @@ export interface LdapAliasOptions {
 }
 
 export interface LdapDirectoryOptions {
+  /** Tried in order until one answers. */
   readonly urls: readonly string[];
+  /** Upgrade ldap:// connections with StartTLS before anything else is sent. */
   readonly starttls: boolean;
   readonly tls: ConnectionOptions;
+  /** Service account for searches; anonymous when absent. */
   readonly bindDn?: string;
   readonly bindPassword?: string;
   readonly connectTimeoutMs: number;
+  /** Per operation; a slower answer counts as an outage. */
   readonly timeoutMs: number;
   readonly poolSize: number;
   readonly base: string;
