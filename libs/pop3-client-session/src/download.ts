@@ -306,23 +306,6 @@ async function readDeleteReplies(transport: Pop3Transport, messages: readonly Re
 }
 
 async function deleteMessages(transport: Pop3Transport, messages: readonly RemoteMessage[], window: number, log: ClientLog): Promise<number> {
-  let sent = 0;
-  let deleted = 0;
-  const fill = (received: number) => {
-    while (sent < messages.length && sent - received < window) transport.send(`DELE ${messages[sent++]!.number}`);
-  };
-  fill(0);
-  for (let index = 0; index < messages.length; index++) {
-    try {
-      await expectOk(transport, 'DELE');
-      deleted++;
-    } catch (error) {
-      if (!(error instanceof Pop3ReplyError)) throw new RetrievalError('delete', `DELE failed: ${(error as Error).message}`, { cause: error });
-      // Stored and recorded already: the next run deletes it without fetching it again.
-      const message = messages[index]!;
-      log.warn({ number: message.number, uidl: message.uidl, reply: error.text }, 'DELE refused; message stays on the server until the next run');
-    }
-    fill(index + 1);
-  }
-  return deleted;
+  const { deleted, unanswered } = await deleteLeavingTail(transport, messages, window, log);
+  return deleted + (await readDeleteReplies(transport, unanswered, log));
 }
