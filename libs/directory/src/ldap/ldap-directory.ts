@@ -67,11 +67,10 @@ export class LdapDirectory implements Directory {
 
   async authenticate(credentials: Credentials): Promise<AuthResult> {
     const account = await this.account(credentials.username);
-    if (this.options.auth === 'password' || credentials.mechanism === 'APOP' || credentials.mechanism === 'CRAM-MD5') {
-      // APOP and CRAM-MD5 need the secret itself; without a readable one checkCredentials says mechanism-unavailable.
-      if (this.options.auth === 'bind' && account && account.secret === null && credentials.mechanism !== 'EXTERNAL') {
-        return { ok: false, reason: 'mechanism-unavailable' };
-      }
+    if (this.options.auth === 'password') return checkCredentials(account, credentials, this.verifyCache);
+    if (credentials.mechanism === 'APOP' || credentials.mechanism === 'CRAM-MD5') {
+      // These need the secret itself; in bind mode it is often hidden from the service account.
+      if (account && account.secret === null) return { ok: false, reason: 'mechanism-unavailable' };
       return checkCredentials(account, credentials, this.verifyCache);
     }
     if (!account) return BAD_CREDENTIALS;
