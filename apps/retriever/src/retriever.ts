@@ -164,6 +164,13 @@ export class Retriever {
       const result = record.recordSkip(reason);
       return this.finish(record, result, { ok: false, error: { stage: 'connect', message: reason } }, retryAt);
     };
+    /** Scheduled runs do not connect to a host that failed; person-initiated runs do. */
+    const skipPausedHost = () => {
+      const until = kind === 'scheduled' ? this.hostPauses.pausedUntil(server) : undefined;
+      if (until === undefined) return undefined;
+      Object.assign(record, { pausedUntil: until, pauseReason: 'host' });
+      return skip(`host ${server} paused after a failed connection, until ${new Date(until).toISOString()}`, until);
+    };
 
     if (!this.config.pop3download.allow_self_poll) {
       const endpoint = endpointOf(client);
@@ -173,22 +180,16 @@ export class Retriever {
         return skip(problem, Date.now() + client.freq);
       }
     }
-    const hostPause = this.hostPauses.pausedUntil(server);
-    if (kind === 'scheduled' && hostPause !== undefined) {
-      record.pausedUntil = hostPause;
-      record.pauseReason = 'host';
-      return skip(`host ${server} paused after a failed connection, until ${new Date(hostPause).toISOString()}`, hostPause);
-    }
+    const pausedBefore = skipPausedHost();
+    if (pausedBefore) return pausedBefore;
 
     record.state = 'queued';
     const release = await this.slots.acquire();
     // The host may have failed for another client while this one waited for a slot.
-    const pausedMeanwhile = this.hostPauses.pausedUntil(server);
-    if (kind === 'scheduled' && pausedMeanwhile !== undefined) {
+    const pausedMeanwhile = skipPausedHost();
+    if (pausedMeanwhile) {
       release();
-      record.pausedUntil = pausedMeanwhile;
-      record.pauseReason = 'host';
-      return skip(`host ${server} paused after a failed connection, until ${new Date(pausedMeanwhile).toISOString()}`, pausedMeanwhile);
+      return pausedMeanwhile;
     }
     record.state = 'polling';
     let output: ClientSessionOutput;
