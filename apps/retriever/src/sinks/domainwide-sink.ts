@@ -24,6 +24,7 @@ import {
   routeMessage,
   splitHeader,
   stripEnvelopeFields,
+  type Envelope,
   type RoutingDecision,
   type RoutingPolicy,
 } from '../multidrop/index.ts';
@@ -129,7 +130,7 @@ export class DomainWideSink implements DeliverySink {
   }
 
   private async stageMessage(message: MessageSource, meta: DeliveryMeta): Promise<StagedDelivery> {
-    const header = await message.headerBlock();
+    const header = await message.headerBlock(this.options.settings.header);
     const decision = header === null ? null : await this.route(header);
     const copies: Copy[] = [];
     try {
@@ -138,7 +139,8 @@ export class DomainWideSink implements DeliverySink {
         this.countDud(meta, header === null ? 'header unreadable' : 'no recipient and no default address resolves');
       } else {
         this.options.state.consecutiveDuds = 0;
-        const { fields, messageId, sender } = header;
+        const { fields, envelope } = header;
+        const { messageId, sender } = envelope;
         const prefix = returnPath(sender);
         const clean = (bytes: Uint8Array) => Buffer.concat([prefix, stripEnvelopeFields(bytes, fields, this.options.settings.header)]);
         for (const user of decision.deliveries.keys()) {
@@ -170,8 +172,7 @@ export class DomainWideSink implements DeliverySink {
   }
 
   private async route(header: ParsedHeader): Promise<RoutingDecision> {
-    const envelope = readEnvelope(header.fields, this.options.settings.header);
-    return routeMessage(envelope, this.policy, (address) => this.options.directory.expandAlias(this.localPartIfLocal(address)));
+    return routeMessage(header.envelope, this.policy, (address) => this.options.directory.expandAlias(this.localPartIfLocal(address)));
   }
 
   /** The Directory knows its own local domains; ours (`localdomains`) are stripped before asking it. */
@@ -208,14 +209,14 @@ interface ParsedHeader {
   /** The header block including the empty line that ends it. */
   readonly block: Buffer;
   readonly fields: ReturnType<typeof splitHeader>['fields'];
-  readonly messageId: string | null;
-  readonly sender: string | null;
+  /** Recipients by the configured envelope header, sender from Return-Path, Message-ID. */
+  readonly envelope: Envelope;
 }
 
 /** A downloaded message, in memory or spooled to a file. */
 interface MessageSource {
   /** null when no header block can be found (within MAX_HEADER_BYTES for spooled messages). */
-  headerBlock(): Promise<ParsedHeader | null>;
+  headerBlock(envelopeHeader: string): Promise<ParsedHeader | null>;
   whole(): AsyncIterable<Buffer> | Buffer;
   /** The message with its header block replaced by `header`. */
   withHeader(header: Buffer): AsyncIterable<Buffer> | Buffer;
@@ -223,13 +224,12 @@ interface MessageSource {
   withNote(note: string, clean: (bytes: Uint8Array) => Buffer): Promise<Buffer | AsyncIterable<Buffer>>;
 }
 
-function parseHeader(bytes: Buffer): ParsedHeader | null {
+function parseHeader(bytes: Buffer, envelopeHeader: string): ParsedHeader | null {
   const end = headerEnd(bytes);
   if (end === -1) return null;
   const block = bytes.subarray(0, end);
   const { fields } = splitHeader(block);
-  const envelope = readEnvelope(fields, 'Return-Path');
-  return { block, fields, messageId: envelope.messageId, sender: envelope.sender };
+  return { block, fields, envelope: readEnvelope(fields, envelopeHeader) };
 }
 
 /** Offset just after the empty line ending the header block, or -1. */
@@ -244,8 +244,8 @@ function headerEnd(bytes: Buffer): number {
 class BufferedMessage implements MessageSource {
   constructor(private readonly bytes: Buffer) {}
 
-  async headerBlock(): Promise<ParsedHeader | null> {
-    return parseHeader(this.bytes);
+  async headerBlock(envelopeHeader: string): Promise<ParsedHeader | null> {
+    return parseHeader(this.bytes, envelopeHeader);
   }
 
   whole(): Buffer {
@@ -281,13 +281,13 @@ class SpooledMessage implements MessageSource {
     return new SpooledMessage(path);
   }
 
-  async headerBlock(): Promise<ParsedHeader | null> {
+  async headerBlock(envelopeHeader: string): Promise<ParsedHeader | null> {
     if (this.parsed !== undefined) return this.parsed;
     const handle = await open(this.path, 'r');
     try {
       const buffer = Buffer.alloc(MAX_HEADER_BYTES);
       const { bytesRead } = await handle.read(buffer, 0, MAX_HEADER_BYTES, 0);
-      const parsed = parseHeader(buffer.subarray(0, bytesRead));
+      const parsed = parseHeader(buffer.subarray(0, bytesRead), envelopeHeader);
       // Keep a copy of the header block only, not the whole 1 MiB read buffer.
       this.parsed = parsed && { ...parsed, block: Buffer.from(parsed.block) };
       return this.parsed;
