@@ -10,9 +10,9 @@
  *  - counts: connections, bytes relayed server → client, and sessions open at once (now and
  *    the maximum), with the time of every open and close.
  *
- * A session counts as open from the relay's accept until the client's FIN/close (the first of
- * 'end', 'close', 'error' on the client side), so a client that closes and then opens another
- * connection is never counted twice.
+ * A session counts as open from the relay's accept (counted after the I/O callbacks of that loop
+ * turn) until the client's FIN/close (the first of 'end', 'close', 'error' on the client side), so
+ * a client that closes one connection and then opens another is never counted twice.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
@@ -52,13 +52,21 @@ export async function startRelay(target: { host?: string; port: number }, option
 
   const onConnection = (client: Socket) => {
     connections++;
-    active++;
-    maxActive = Math.max(maxActive, active);
-    events.push({ at: Date.now(), open: active });
-    let counted = true;
+    // Counted in the check phase, after every I/O callback of this loop turn: a client that closes
+    // one connection and opens the next sends the FIN first, but both may become readable here in
+    // the same turn, and the accept must not be counted before that close.
+    let state: 'pending' | 'open' | 'closed' = 'pending';
+    setImmediate(() => {
+      if (state !== 'pending') return;
+      state = 'open';
+      active++;
+      maxActive = Math.max(maxActive, active);
+      events.push({ at: Date.now(), open: active });
+    });
     const done = () => {
-      if (!counted) return;
-      counted = false;
+      const wasOpen = state === 'open';
+      state = 'closed';
+      if (!wasOpen) return;
       active--;
       events.push({ at: Date.now(), open: active });
     };
