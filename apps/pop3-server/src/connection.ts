@@ -9,6 +9,7 @@ import type { MessageContent } from '@mailnode/message-store';
 import { encodeMessage, LineDecoder, MAX_SASL_LINE, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
 import { isVerb, type CommandEvent, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
 import { maskCommand, type Transcript } from '@mailnode/logging';
+import { borrowChunkBuffers, returnChunkBuffers } from './chunk-buffers.ts';
 import { clientCommonName } from './tls-identity.ts';
 
 export interface ConnectionOptions {
@@ -38,6 +39,8 @@ export class Pop3Connection implements SessionIO {
   private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
   private ended = false;
+  /** sendMessage corked the socket; flush() uncorks it. */
+  private outputHeld = false;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly closeListeners: Array<() => void> = [];
 
@@ -81,25 +84,45 @@ export class Pop3Connection implements SessionIO {
     if (this.closed) throw new Error('connection closed');
     this.options.transcript.server(this.options.id, firstLine(status));
     if (content.kind === 'buffer') {
-      // One write, one TCP segment for a small message: status and body together.
-      const encoded = encodeMessage(content.data, options);
-      const out = Buffer.allocUnsafe(status.length + encoded.length);
-      out.write(status, 0, 'latin1');
-      encoded.copy(out, status.length);
-      await this.writeWithBackpressure(out);
+      // Status and body in one buffer; held in the cork with the replies before it, so a
+      // pipelined run of small messages leaves in a few large writes instead of one per message.
+      this.holdOutput();
+      this.socket.write(encodeMessage(content.data, options, status));
+      if (this.socket.writableLength >= HELD_OUTPUT_BYTES) await this.flush();
       return;
     }
+    // A large message: read and encoded chunk by chunk through borrowed buffers; each chunk is
+    // taken by the socket before its buffers are used again (that wait is the backpressure).
+    const { reader } = content;
     const encoder = new MessageEncoder(options);
-    await this.writeWithBackpressure(Buffer.from(status, 'latin1'));
+    const buffers = borrowChunkBuffers();
+    let inFlight = false;
     try {
-      for await (const chunk of content.stream) {
-        await this.writeWithBackpressure(encoder.write(chunk as Buffer));
+      this.holdOutput();
+      this.socket.write(status, 'latin1');
+      for (;;) {
+        const bytesRead = await reader.read(buffers.input);
+        if (bytesRead === 0) break;
+        const length = encoder.writeInto(buffers.input.subarray(0, bytesRead), buffers.output);
+        inFlight = true;
+        await this.writeOut(buffers.output.subarray(0, length));
+        inFlight = false;
         if (encoder.done) break;
       }
+      this.holdOutput();
+      this.socket.write(encoder.end());
     } finally {
-      content.stream.destroy();
+      reader.close();
+      // A write that failed may still be referenced by the socket: leave those buffers to the GC.
+      if (!inFlight) returnChunkBuffers(buffers);
     }
-    await this.writeWithBackpressure(encoder.end());
+  }
+
+  async flush(): Promise<void> {
+    this.releaseHeld();
+    if (this.closed || this.socket.destroyed) throw new Error('connection closed');
+    if (this.socket.writableNeedDrain) await this.drained();
+    else this.idleTimer.refresh();
   }
 
   async startTls(): Promise<{ clientName?: string }> {
@@ -263,12 +286,33 @@ export class Pop3Connection implements SessionIO {
 
   // ---- output ------------------------------------------------------------------------------
 
-  private writeWithBackpressure(data: Buffer): Promise<void> {
+  private holdOutput(): void {
+    if (this.outputHeld) return;
+    this.outputHeld = true;
+    this.socket.cork();
+  }
+
+  private releaseHeld(): void {
+    if (!this.outputHeld) return;
+    this.outputHeld = false;
+    this.socket.uncork();
+  }
+
+  /** Writes data with whatever is held, resolving once the socket has handed it all to the kernel. */
+  private writeOut(data: Buffer): Promise<void> {
     if (this.closed || this.socket.destroyed) return Promise.reject(new Error('connection closed'));
-    if (this.socket.write(data)) {
-      this.idleTimer.refresh();
-      return Promise.resolve();
-    }
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (error) => {
+        if (error) return reject(error);
+        this.idleTimer.refresh();
+        resolve();
+      });
+      this.releaseHeld();
+    });
+  }
+
+  /** Resolves once the socket's buffer drained; rejects if the connection closes first. */
+  private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = this.socket;
       const done = (error?: Error) => {
@@ -287,6 +331,8 @@ export class Pop3Connection implements SessionIO {
 
 /** RETRs handed over at once; bounds the replies a run may queue before pipelined input is read again. */
 const MAX_RETR_RUN = 64;
+/** Small messages held in the cork before they are written out (and backpressure is checked). */
+const HELD_OUTPUT_BYTES = 128 * 1024;
 const PLAIN_RETR = /^RETR [1-9][0-9]{0,9}$/i;
 
 function isPlainRetr(event: SessionEvent | undefined): boolean {

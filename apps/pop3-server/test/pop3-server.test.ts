@@ -71,6 +71,33 @@ describe('POP3 server over sockets', () => {
     expect(status).toBe(`+OK ${data.length} octets`);
   });
 
+  it('sends a pipelined mix of small and large messages to two clients at once, byte-exact', async () => {
+    fixture = await startServer();
+    // Large ones (over small_message_bytes) go through the pooled chunk buffers; the dot lines
+    // and a last line without LF test the encoder across chunk boundaries.
+    const large = (tag: string, lines: number) => `Subject: ${tag}\n\n${Array.from({ length: lines }, (_, i) => (i % 7 === 0 ? `.dot ${tag} ${i}` : `${tag} line ${i} ${'y'.repeat(i % 90)}`)).join('\n')}`;
+    const mailbox = (user: string) => [`Subject: ${user} 1\n\nsmall\n`, large(`${user}-a`, 9000), `Subject: ${user} 3\n\n.\n`, large(`${user}-b`, 30_000)];
+    const wire = (text: string) => `${text.replaceAll('\n', '\r\n').replace(/^\./gm, '..')}${text.endsWith('\n') ? '' : '\r\n'}`;
+    const users = ['alice', 'bob'];
+    for (const user of users) for (const text of mailbox(user)) await fixture.store.deliver(user, Buffer.from(text), { crlf: false });
+    await Promise.all(
+      users.map(async (user) => {
+        const client = await open(fixture!.port('latent'));
+        await login(client, user);
+        client.write('RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nTOP 4 3\r\nRETR 2\r\nQUIT\r\n');
+        for (const index of [0, 1, 2, 3]) {
+          expect(await client.line()).toMatch(/^\+OK \d+ octets$/);
+          expect((await client.multiline()).toString()).toBe(wire(mailbox(user)[index]!));
+        }
+        expect(await client.line()).toMatch(/^\+OK/);
+        expect((await client.multiline()).toString()).toBe(wire(mailbox(user)[3]!.split('\n').slice(0, 5).join('\n') + '\n'));
+        expect(await client.line()).toMatch(/^\+OK \d+ octets$/);
+        expect((await client.multiline()).toString()).toBe(wire(mailbox(user)[1]!));
+        expect(await client.line()).toMatch(/^\+OK Logging out/);
+      }),
+    );
+  });
+
   it('refuses an overlong line and disconnects after too many bad commands', async () => {
     fixture = await startServer({ limits: { line_length: 100, bad_commands: 3, auth_failure_delay: '0s' } });
     const client = await open(fixture.port('latent'));

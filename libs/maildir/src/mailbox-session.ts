@@ -1,4 +1,4 @@
-import { close as closeFd, open as openFdCallback, read as readFdCallback, readFile as readFileCallback } from 'node:fs';
+import { close as closeFd, closeSync, open as openFdCallback, openSync, read as readFdCallback, readFile as readFileCallback, readFileSync, readSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ import { isMissing, unavailable } from './io-error.ts';
 import type { MailboxLock } from './lock.ts';
 import type { MaildirPaths } from './user-path.ts';
 import type { ListedMessage } from './scan.ts';
+import { FileMessageReader } from './message-reader.ts';
+import type { SyncReadGate } from './sync-read-gate.ts';
 
-const STREAM_CHUNK_BYTES = 64 * 1024;
 /** Unlinks in flight at once during commit: enough to overlap I/O without flooding the thread pool. */
 const UNLINK_CONCURRENCY = 16;
 /**
@@ -23,6 +24,8 @@ const READ_AHEAD = 16;
 
 export interface SessionOptions {
   readonly smallMessageBytes: number;
+  /** Shared by the store's sessions: whether small reads may be synchronous right now. */
+  readonly syncReads: SyncReadGate;
 }
 
 /** One POP3 session's view of a locked mailbox; numbering is fixed at open. */
@@ -47,6 +50,13 @@ export class MaildirMailboxSession implements MailboxSession {
   async read(index: number): Promise<MessageContent> {
     this.assertOpen();
     const entry = this.entry(index);
+    if (entry.size <= this.options.smallMessageBytes && this.options.syncReads.open) {
+      const data = this.readNow(entry);
+      if (data) {
+        this.lastRead = index;
+        return { kind: 'buffer', data };
+      }
+    }
     const early = this.ahead.get(index);
     this.ahead.delete(index);
     if (index === this.lastRead + 1) this.readAhead(index);
@@ -58,10 +68,36 @@ export class MaildirMailboxSession implements MailboxSession {
     }
     if (entry.size <= this.options.smallMessageBytes) return { kind: 'buffer', data: await this.readBuffer(entry) };
     const handle = await this.openMessage(entry);
-    return { kind: 'stream', stream: handle.createReadStream({ highWaterMark: STREAM_CHUNK_BYTES }) };
+    return { kind: 'reader', reader: new FileMessageReader(handle, this.options.syncReads, (error) => unavailable(`cannot read message ${entry.uidl}`, error)) };
+  }
+
+  /**
+   * The synchronous read of a small message (see SyncReadGate); undefined when the file is not
+   * where the listing saw it, which the asynchronous path sorts out.
+   */
+  private readNow(entry: ListedMessage): Buffer | undefined {
+    return this.options.syncReads.timed(() => {
+      let fd: number;
+      try {
+        fd = openSync(join(this.paths.cur, entry.name), 'r');
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw unavailable(`cannot read message ${entry.uidl}`, error);
+      }
+      try {
+        const buffer = Buffer.allocUnsafe(entry.size + 1);
+        const bytesRead = readSync(fd, buffer, 0, buffer.length, 0);
+        return bytesRead === entry.size ? buffer.subarray(0, bytesRead) : readFileSync(fd);
+      } catch (error) {
+        throw unavailable(`cannot read message ${entry.uidl}`, error);
+      } finally {
+        closeSync(fd);
+      }
+    });
   }
 
   private readAhead(index: number): void {
+    if (this.options.syncReads.open) return;
     for (let next = index + 1; next <= index + READ_AHEAD && next < this.listed.length; next++) {
       const entry = this.listed[next]!;
       if (this.ahead.has(next) || entry.size > this.options.smallMessageBytes) continue;

@@ -14,6 +14,7 @@ import { MaildirMailboxSession } from './mailbox-session.ts';
 import { resolveOptions } from './options.ts';
 import type { MaildirStoreOptions, ResolvedOptions } from './options.ts';
 import { scanMailbox } from './scan.ts';
+import { SyncReadGate } from './sync-read-gate.ts';
 import type { ListedMessage } from './scan.ts';
 import { TmpSweeper } from './tmp-cleanup.ts';
 import { uidlFor } from './uidl.ts';
@@ -25,12 +26,14 @@ export class MaildirStore implements MessageStore {
   private readonly options: ResolvedOptions;
   private readonly stageContext: StageContext;
   private readonly sweeper: TmpSweeper;
+  private readonly syncReads: SyncReadGate;
   /** Staged messages this store handed out: the only objects publish() and discard() accept. */
   private readonly staged = new WeakMap<StagedMessage, StagedFile>();
 
   constructor(options: MaildirStoreOptions) {
     this.options = resolveOptions(options);
     this.sweeper = new TmpSweeper(this.options.log);
+    this.syncReads = new SyncReadGate(this.options.syncReads);
     this.stageContext = {
       encodedHost: encodeHost(this.options.hostname),
       fileMode: this.options.fileMode,
@@ -56,7 +59,7 @@ export class MaildirStore implements MessageStore {
     try {
       const listed = await this.list(paths);
       await this.sweeper.maybeSweep(paths.tmp);
-      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes });
+      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes, syncReads: this.syncReads });
     } catch (error) {
       await lock.release();
       throw unavailable(`cannot open mailbox of ${user}`, error);

@@ -83,8 +83,8 @@ describe('crash safety', () => {
       expect(await namesIn(join(maildir, 'new'))).toEqual([]);
       for (const [i, message] of session.messages.entries()) {
         const content = await session.read(i);
-        expect(content.kind).toBe('stream');
-        if (content.kind === 'stream') content.stream.destroy();
+        expect(content.kind).toBe('reader');
+        if (content.kind === 'reader') content.reader.close();
         expect(message.size).toBeGreaterThanOrEqual(200 * 1024);
       }
       const all = new Set(session.messages.map((_, i) => i));

@@ -1,7 +1,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { MessageContent } from '@mailnode/message-store';
 
 /** A fresh directory under the OS temp dir; remove it with `rm(dir)` in afterEach. */
@@ -25,14 +24,20 @@ export async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
-export async function readStream(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 export async function contentBytes(content: MessageContent): Promise<Buffer> {
-  return content.kind === 'buffer' ? content.data : await readStream(content.stream);
+  if (content.kind === 'buffer') return content.data;
+  const chunks: Buffer[] = [];
+  try {
+    // A small, odd chunk size: several reads per message, none aligned with anything.
+    for (;;) {
+      const chunk = Buffer.alloc(7001);
+      const n = await content.reader.read(chunk);
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    content.reader.close();
+  }
 }
 
 /** Yields `data` cut at the given offsets, as a network download would. */

@@ -108,9 +108,17 @@ describe('openMailbox listing', () => {
   });
 });
 
-describe('read', () => {
-  it('returns a buffer up to smallMessageBytes and a stream above it', async () => {
-    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 100 });
+describe.each([
+  { mode: 'synchronous reads', syncReads: true },
+  { mode: 'thread-pool reads', syncReads: false },
+])('read ($mode)', ({ syncReads }) => {
+  beforeEach(() => {
+    store = new MaildirStore({ root, hostname: 'mx.test', syncReads });
+  });
+
+
+  it('returns a buffer up to smallMessageBytes and a reader above it', async () => {
+    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 100, syncReads });
     const atLimit = 'a'.repeat(100);
     const above = 'b'.repeat(300_000);
     await small.deliver('erin', b(atLimit));
@@ -120,8 +128,7 @@ describe('read', () => {
     expect(first.kind).toBe('buffer');
     expect((await contentBytes(first)).toString()).toBe(atLimit);
     const second = await session.read(1);
-    expect(second.kind).toBe('stream');
-    if (second.kind === 'stream') expect(second.stream.readableHighWaterMark).toBe(64 * 1024);
+    expect(second.kind).toBe('reader');
     expect((await contentBytes(second)).toString()).toBe(above);
     await session.release();
   });
@@ -154,6 +161,35 @@ describe('read', () => {
     await writeFile(join(md, 'cur', '1700000000.M1P1.h,S=3,W=3:2,'), 'longer than declared');
     const session = await store.openMailbox('liar');
     expect((await contentBytes(await session.read(0))).toString()).toBe('longer than declared');
+    await session.release();
+  });
+
+  it('reads a large message to the end in any chunk size, and again from the start on a second read', async () => {
+    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 1024, syncReads });
+    const text = Array.from({ length: 4000 }, (_, i) => `line ${i}\n`).join('');
+    await small.deliver('kim', b(text));
+    const session = await small.openMailbox('kim');
+    const first = await session.read(0);
+    expect((await contentBytes(first)).toString()).toBe(text);
+    if (first.kind === 'reader') await expect(first.reader.read(Buffer.alloc(10))).rejects.toThrow(/closed/);
+    const again = await session.read(0);
+    expect(again.kind).toBe('reader');
+    if (again.kind !== 'reader') return;
+    const whole = Buffer.alloc(text.length + 10);
+    expect(await again.reader.read(whole)).toBe(text.length);
+    expect(await again.reader.read(whole)).toBe(0);
+    again.reader.close();
+    again.reader.close();
+    await session.release();
+  });
+
+  it('reads messages in order past the read-ahead window with the same bytes', async () => {
+    const texts = Array.from({ length: 40 }, (_, i) => `Subject: ${i}\n\n${'body\n'.repeat(i + 1)}`);
+    for (const text of texts) await store.deliver('lou', b(text));
+    const session = await store.openMailbox('lou');
+    const seen = [];
+    for (let i = 0; i < texts.length; i++) seen.push((await contentBytes(await session.read(i))).toString());
+    expect(seen.sort()).toEqual([...texts].sort());
     await session.release();
   });
 

@@ -2,8 +2,6 @@
  * The MessageStore contract: what the POP3 server and the retriever need from a mail store.
  * The Maildir library implements it; apps depend only on this file.
  */
-import type { Readable } from 'node:stream';
-
 export const MESSAGE_STORE = Symbol('MessageStore');
 
 /** One message as listed for a POP3 session. Sizes come from the file name where possible. */
@@ -16,8 +14,19 @@ export interface StoredMessage {
   readonly wireSize: number;
 }
 
-/** A message body as handed to the server: small ones in one buffer, large ones as a stream. */
-export type MessageContent = { kind: 'buffer'; data: Buffer } | { kind: 'stream'; stream: Readable };
+/**
+ * A message body as handed to the server: small ones in one buffer, large ones through a reader
+ * that fills the caller's buffer, so a large RETR reuses a few buffers instead of allocating per chunk.
+ */
+export type MessageContent = { kind: 'buffer'; data: Buffer } | { kind: 'reader'; reader: MessageReader };
+
+/** Sequential reads of one stored message. */
+export interface MessageReader {
+  /** Fills `into` from where the last read ended; resolves with the bytes read, 0 at the end. */
+  read(into: Buffer): Promise<number>;
+  /** Releases the file; idempotent. Call it once done, also after an error. */
+  close(): void;
+}
 
 /**
  * A mailbox opened for one POP3 session, under an exclusive cross-process lock.

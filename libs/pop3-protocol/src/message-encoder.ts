@@ -13,7 +13,7 @@ export interface MessageEncoderOptions {
 const TAIL_MAX = 2 + 2 + 3;
 const NUL_REPLACEMENT = 0x80;
 
-let encodeWhole: (data: Buffer, opts: MessageEncoderOptions | undefined) => Buffer;
+let encodeWhole: (data: Buffer, opts: MessageEncoderOptions | undefined, prefix: string) => Buffer;
 
 /**
  * Server side: turns stored message bytes (LF or CRLF line endings) into a RETR/TOP body on
@@ -38,10 +38,11 @@ export class MessageEncoder {
 
   // Gives encodeMessage the private single-buffer path without making it public API.
   static {
-    encodeWhole = (data, opts) => {
+    encodeWhole = (data, opts, prefix) => {
       const enc = new MessageEncoder(opts);
-      const out = Buffer.allocUnsafe(data.length * 2 + TAIL_MAX);
-      const o = data.length > 0 ? enc.#encodeInto(data, out, 0) : 0;
+      const out = Buffer.allocUnsafe(prefix.length + data.length * 2 + TAIL_MAX);
+      const start = prefix.length > 0 ? out.write(prefix, 0, 'latin1') : 0;
+      const o = data.length > 0 ? enc.#encodeInto(data, out, start) : start;
       return out.subarray(0, enc.#finishInto(out, o));
     };
   }
@@ -67,6 +68,17 @@ export class MessageEncoder {
     if (this.#done || chunk.length === 0) return EMPTY;
     const out = Buffer.allocUnsafe(chunk.length * 2);
     return out.subarray(0, this.#encodeInto(chunk, out, 0));
+  }
+
+  /**
+   * Encode the next chunk into `out` from its start, for callers that reuse their buffers;
+   * `out` must hold twice the chunk. Returns the bytes written.
+   */
+  writeInto(chunk: Buffer, out: Buffer): number {
+    if (this.#ended) throw new Error('MessageEncoder: writeInto() after end()');
+    if (out.length < chunk.length * 2) throw new RangeError(`MessageEncoder: output of ${out.length} bytes is too small for a chunk of ${chunk.length}`);
+    if (this.#done || chunk.length === 0) return 0;
+    return this.#encodeInto(chunk, out, 0);
   }
 
   /** The rest of the response: a CRLF if the last line lacks one, an EOH if asked, then ".\r\n". */
@@ -165,8 +177,9 @@ function replaceNuls(out: Buffer): void {
 
 /**
  * One-shot encoding of a whole message (small messages read into one buffer): one allocation,
- * same bytes as MessageEncoder.write(data) followed by end().
+ * same bytes as MessageEncoder.write(data) followed by end(). `prefix` (a latin1 status line)
+ * goes in front in the same buffer, so a reply and its message leave as one write.
  */
-export function encodeMessage(data: Buffer, opts?: MessageEncoderOptions): Buffer {
-  return encodeWhole(data, opts);
+export function encodeMessage(data: Buffer, opts?: MessageEncoderOptions, prefix = ''): Buffer {
+  return encodeWhole(data, opts, prefix);
 }

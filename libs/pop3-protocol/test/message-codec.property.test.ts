@@ -51,6 +51,20 @@ describe('message encoding round trip (property)', () => {
     );
   });
 
+  it('writeInto with one reused output buffer, and encodeMessage with a status prefix, give the same bytes', () => {
+    fc.assert(
+      fc.property(wireBytes, cuts, fc.constantFrom<MessageEncoderOptions>({}, { bodyLines: 1 }, { outlookNoNuls: true, addMissingEoh: true }), (data, cutPoints, opts) => {
+        const enc = new MessageEncoder(opts);
+        const out = Buffer.alloc(2 * Math.max(1, data.length));
+        const parts: Buffer[] = chunk(data, cutPoints, true).map((c) => Buffer.from(out.subarray(0, enc.writeInto(c, out))));
+        parts.push(enc.end());
+        expect(Buffer.concat(parts)).toEqual(encodeChunked(data, cutPoints, opts));
+        expect(encodeMessage(data, opts, '+OK 7 octets\r\n')).toEqual(Buffer.concat([Buffer.from('+OK 7 octets\r\n'), encodeMessage(data, opts)]));
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
   it('MultilineDecoder under any chunking gives back the CRLF-normalised message, and the bytes after the terminator', () => {
     fc.assert(
       fc.property(wireBytes, cuts, cuts, fc.uint8Array({ maxLength: 20 }), (data, encCuts, decCuts, trailer) => {

@@ -74,6 +74,13 @@ describe('MessageEncoder (streaming)', () => {
     expect(() => e.end()).toThrow();
   });
 
+  it('writeInto refuses an output buffer shorter than twice the chunk', () => {
+    const e = new MessageEncoder();
+    expect(() => e.writeInto(Buffer.from('abc\n'), Buffer.alloc(7))).toThrow(RangeError);
+    const out = Buffer.alloc(8);
+    expect(out.subarray(0, e.writeInto(Buffer.from('abc\n'), out)).toString()).toBe('abc\r\n');
+  });
+
   it('returns buffers that later writes do not overwrite', () => {
     const e = new MessageEncoder();
     const first = e.write(Buffer.from('one\n'));

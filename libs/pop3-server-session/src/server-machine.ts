@@ -196,26 +196,24 @@ export const pop3ServerMachine = setup({
       const found = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args);
       if ('reply' in found) context.io.write(found.reply);
     },
-    prepareTransfer: assign({
-      transfers: ({ context, event }) => [resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)],
-    }),
-    prepareRun: assign({
-      transfers: ({ context, event }) => (event as Extract<SessionEvent, { type: 'RETR_RUN' }>).items.map((args) => resolveTransfer(context, 'RETR', args)),
-    }),
-    startTransfer: ({ context, self }) => {
-      const report = (event: SessionEvent) => {
-        if (self.getSnapshot().status === 'active') self.send(event);
+    startTransfer: ({ context, event, self }) => {
+      // The plan comes from the event that entered `sending`: no context copy per RETR.
+      const steps =
+        event.type === 'RETR_RUN'
+          ? event.items.map((args) => resolveTransfer(context, 'RETR', args))
+          : [resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)];
+      const report = (done: SessionEvent) => {
+        if (self.getSnapshot().status === 'active') self.send(done);
       };
-      transferSteps(context.io, context.mailbox!, context.transfers!, context.wire).then(
+      transferSteps(context.io, context.mailbox!, steps, context.wire).then(
         (sent) => report({ type: 'TRANSFER_DONE', sent }),
         (error: unknown) => report({ type: 'TRANSFER_FAILED', error }),
       );
     },
-    markRetrieved: assign(({ context, event }) => {
+    markRetrieved: ({ context, event }) => {
       // In place, like DELE marks: this session's own set, never shared.
       for (const index of (event as Extract<SessionEvent, { type: 'TRANSFER_DONE' }>).sent) (context.retrieved as Set<number>).add(index);
-      return { transfers: undefined };
-    }),
+    },
     replyTransferFailure: ({ context, event }) => {
       const error = (event as unknown as { error: unknown }).error;
       if (error instanceof MessageGoneError) context.io.write(errLine('Message was removed by another program'));
@@ -389,9 +387,9 @@ export const pop3ServerMachine = setup({
             RSET: { actions: 'runTransactionCommand' },
             NOOP: { actions: 'runTransactionCommand' },
             CAPA: { actions: 'replyCapa' },
-            RETR: [{ guard: 'transferFound', target: 'sending', actions: 'prepareTransfer' }, { actions: 'replyTransferError' }],
-            RETR_RUN: { target: 'sending', actions: 'prepareRun' },
-            TOP: [{ guard: 'transferFound', target: 'sending', actions: 'prepareTransfer' }, { actions: 'replyTransferError' }],
+            RETR: [{ guard: 'transferFound', target: 'sending' }, { actions: 'replyTransferError' }],
+            RETR_RUN: { target: 'sending' },
+            TOP: [{ guard: 'transferFound', target: 'sending' }, { actions: 'replyTransferError' }],
             QUIT: '#pop3-server-session.update',
           },
         },

@@ -14,8 +14,13 @@ export interface WireOptions {
 /** The connection as the session sees it. Implemented over a socket by the Listener app. */
 export interface SessionIO {
   write(text: string): void;
-  /** Writes the status line and the encoded message; resolves once the socket took it all. */
+  /**
+   * Writes the status line and the encoded message. A small message may be held back to leave
+   * together with the next ones; flush() sends whatever is held.
+   */
   sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void>;
+  /** Sends what sendMessage held back; resolves once the socket can take more. */
+  flush(): Promise<void>;
   /** Answer already sent; upgrade the socket, dropping any plaintext the client pipelined. */
   startTls(): Promise<{ clientName?: string }>;
   /** Flush what was written and close. */
@@ -73,8 +78,6 @@ export interface SessionContext extends SessionInput {
   deleted: ReadonlySet<number>;
   /** Messages sent with RETR, deleted at UPDATE when expire is 0. */
   retrieved: ReadonlySet<number>;
-  /** RETR/TOP steps being sent: one for a single command, several for a pipelined RETR run. */
-  transfers?: readonly TransferStep[];
 }
 
 /** One RETR or TOP to answer: a message to send, or the -ERR line for a bad number. */

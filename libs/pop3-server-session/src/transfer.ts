@@ -24,6 +24,7 @@ export async function transferSteps(io: SessionIO, mailbox: MailboxSession, step
     }
     if (step.bodyLines === undefined) sent.push(step.index);
   }
+  await io.flush();
   return sent;
 }
 

@@ -28,6 +28,10 @@ export class FakeIO implements SessionIO {
     if (content.kind !== 'buffer') throw new Error('test store returns buffers');
     this.out.push(status + encodeMessage(content.data, options).toString('latin1'));
   }
+  flushes = 0;
+  async flush() {
+    this.flushes++;
+  }
   async startTls() {
     this.tlsStarted++;
     return { clientName: 'alice' };
