@@ -31,7 +31,7 @@ export async function composeNode(config: MailnodeConfig, log: Logger, options: 
       root: config.message_store.root,
       hostname: config.hostname,
       smallMessageBytes: config.message_store.small_message_bytes,
-      syncReads: config.message_store.sync_reads,
+      syncIo: config.message_store.sync_io,
       log: log.child({ component: 'maildir' }),
     }),
   });

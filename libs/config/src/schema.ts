@@ -278,7 +278,7 @@ export const configSchema = z.strictObject({
       root: z.string().default('${state_dir}/mail'),
       small_message_bytes: positiveInt(65536, 1024, 16 * 1024 * 1024),
       /** Read small messages on the main thread while that is fast (page cache); N: always the thread pool. */
-      sync_reads: yesNo(true),
+      sync_io: yesNo(true),
     })
     .prefault({}),
   pop3server: pop3ServerSchema.prefault({}),

@@ -1,4 +1,4 @@
-import type { Dirent } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -13,6 +13,26 @@ export async function regularFileNames(dir: string): Promise<string[]> {
     if (entry.name.startsWith('.')) continue;
     if (entry.isFile()) names.push(entry.name);
     else if (isUntyped(entry) && (await isRegularFile(join(dir, entry.name)))) names.push(entry.name);
+  }
+  return names;
+}
+
+/**
+ * The same without the thread pool (see SyncIoGate); undefined when the directory cannot be
+ * read or an entry would need an lstat: regularFileNames() then decides (and reports errors).
+ */
+export function regularFileNamesNow(dir: string): string[] | undefined {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  const names: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    if (entry.isFile()) names.push(entry.name);
+    else if (isUntyped(entry)) return undefined;
   }
   return names;
 }

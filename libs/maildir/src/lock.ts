@@ -1,3 +1,4 @@
+import { close, ftruncate, open as openCallback, write } from 'node:fs';
 import { open, stat, unlink, utimes } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -46,6 +47,8 @@ export class MailboxLock {
   private refreshTimer: NodeJS.Timeout | undefined;
   /** The disk was full: the lock file exists but holds no record (see fill()). */
   private withoutRecord = false;
+  /** Settles once the record is written or given up (see create()); never rejects. */
+  recorded: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -72,6 +75,7 @@ export class MailboxLock {
     if (this.released) return;
     this.released = true;
     clearInterval(this.refreshTimer);
+    await this.recorded;
     try {
       await unlink(this.path);
     } catch (error) {
@@ -87,9 +91,9 @@ export class MailboxLock {
     let createdMaildir = false;
     let retried = false;
     for (;;) {
-      let handle: FileHandle;
+      let fd: number;
       try {
-        handle = await open(this.path, 'wx', this.options.fileMode);
+        fd = await openExclusive(this.path, this.options.fileMode);
       } catch (error) {
         const code = errorCode(error);
         if (code === 'ENOENT' && !createdMaildir) {
@@ -105,33 +109,36 @@ export class MailboxLock {
         if (verdict.kind === 'stale') await this.breakStale(verdict.snapshot, verdict.why);
         continue;
       }
-      await this.fill(handle, text, user);
+      // The lock is ours once the file exists. Its record is written while the caller lists the
+      // mailbox (it awaits `recorded` with that) and the file is closed off the critical path:
+      // a login waits for one thread-pool round trip here instead of three. Until the record
+      // lands, others see a lock being written, which they treat as held.
+      this.recorded = this.fill(fd, text);
       return;
     }
   }
 
   /**
    * Not fsynced: after a crash or reboot the recorded pid is dead or has another start time, so
-   * the file is stale anyway. On a full disk (the record needs a data block, the empty file does
-   * not) the lock is held without a record: others see an unreadable lock, held while its mtime
-   * is fresh (UNREADABLE_LOCK_GRACE_MS), so we refresh it well within that. Users can then still
-   * log in and delete mail, which is what frees the space.
+   * the file is stale anyway. If the record cannot be written (on a full disk the empty file
+   * needs no data block, the record does) the lock is held without it: others see an unreadable
+   * lock, held while its mtime is fresh (UNREADABLE_LOCK_GRACE_MS), so we refresh it well within
+   * that. Users can then still log in and delete mail, which is what frees the space.
    */
-  private async fill(handle: FileHandle, text: string, user: string): Promise<void> {
+  private async fill(fd: number, text: string): Promise<void> {
     try {
-      await handle.writeFile(text);
-      await handle.close();
+      await writeAll(fd, text);
     } catch (error) {
-      if (errorCode(error) === 'ENOSPC') {
-        await handle.truncate(0).catch(() => undefined);
-        await handle.close().catch(() => undefined);
-        this.withoutRecord = true;
-        this.options.log.warn({ path: this.path }, 'disk full: holding the mailbox lock without its record');
-        return;
+      await new Promise((resolve) => ftruncate(fd, 0, resolve));
+      this.withoutRecord = true;
+      if (this.refreshTimer) {
+        clearInterval(this.refreshTimer);
+        this.startRefresh();
       }
-      await handle.close().catch(() => undefined);
-      await unlink(this.path).catch(() => undefined);
-      throw unavailable(`cannot lock mailbox of ${user}`, error);
+      const why = errorCode(error) === 'ENOSPC' ? 'disk full' : `cannot write it (${errorCode(error) ?? String(error)})`;
+      this.options.log.warn({ path: this.path }, `${why}: holding the mailbox lock without its record`);
+    } finally {
+      close(fd, () => undefined);
     }
   }
 
@@ -218,6 +225,21 @@ export class MailboxLock {
     }, every);
     this.refreshTimer.unref();
   }
+}
+
+function openExclusive(path: string, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => openCallback(path, 'wx', mode, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+function writeAll(fd: number, text: string): Promise<void> {
+  const data = Buffer.from(text);
+  return new Promise((resolve, reject) =>
+    write(fd, data, 0, data.length, 0, (error, written) => {
+      if (error) reject(error);
+      else if (written !== data.length) reject(Object.assign(new Error('short write of the lock record'), { code: 'ENOSPC' }));
+      else resolve();
+    }),
+  );
 }
 
 /** `<user>/Maildir/<lock>`: aliases of one lock path agree on these. */

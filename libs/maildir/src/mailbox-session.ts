@@ -12,7 +12,7 @@ import type { MailboxLock } from './lock.ts';
 import type { MaildirPaths } from './user-path.ts';
 import type { ListedMessage } from './scan.ts';
 import { FileMessageReader } from './message-reader.ts';
-import type { SyncReadGate } from './sync-read-gate.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
 
 /** Unlinks in flight at once during commit: enough to overlap I/O without flooding the thread pool. */
 const UNLINK_CONCURRENCY = 16;
@@ -25,7 +25,7 @@ const READ_AHEAD = 16;
 export interface SessionOptions {
   readonly smallMessageBytes: number;
   /** Shared by the store's sessions: whether small reads may be synchronous right now. */
-  readonly syncReads: SyncReadGate;
+  readonly syncIo: SyncIoGate;
 }
 
 /** One POP3 session's view of a locked mailbox; numbering is fixed at open. */
@@ -50,7 +50,7 @@ export class MaildirMailboxSession implements MailboxSession {
   async read(index: number): Promise<MessageContent> {
     this.assertOpen();
     const entry = this.entry(index);
-    if (entry.size <= this.options.smallMessageBytes && this.options.syncReads.open) {
+    if (entry.size <= this.options.smallMessageBytes && this.options.syncIo.open) {
       const data = this.readNow(entry);
       if (data) {
         this.lastRead = index;
@@ -68,15 +68,15 @@ export class MaildirMailboxSession implements MailboxSession {
     }
     if (entry.size <= this.options.smallMessageBytes) return { kind: 'buffer', data: await this.readBuffer(entry) };
     const handle = await this.openMessage(entry);
-    return { kind: 'reader', reader: new FileMessageReader(handle, this.options.syncReads, (error) => unavailable(`cannot read message ${entry.uidl}`, error)) };
+    return { kind: 'reader', reader: new FileMessageReader(handle, this.options.syncIo, (error) => unavailable(`cannot read message ${entry.uidl}`, error)) };
   }
 
   /**
-   * The synchronous read of a small message (see SyncReadGate); undefined when the file is not
+   * The synchronous read of a small message (see SyncIoGate); undefined when the file is not
    * where the listing saw it, which the asynchronous path sorts out.
    */
   private readNow(entry: ListedMessage): Buffer | undefined {
-    return this.options.syncReads.timed(() => {
+    return this.options.syncIo.timed(() => {
       let fd: number;
       try {
         fd = openSync(join(this.paths.cur, entry.name), 'r');
@@ -97,7 +97,7 @@ export class MaildirMailboxSession implements MailboxSession {
   }
 
   private readAhead(index: number): void {
-    if (this.options.syncReads.open) return;
+    if (this.options.syncIo.open) return;
     for (let next = index + 1; next <= index + READ_AHEAD && next < this.listed.length; next++) {
       const entry = this.listed[next]!;
       if (this.ahead.has(next) || entry.size > this.options.smallMessageBytes) continue;

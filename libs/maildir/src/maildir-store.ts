@@ -14,7 +14,7 @@ import { MaildirMailboxSession } from './mailbox-session.ts';
 import { resolveOptions } from './options.ts';
 import type { MaildirStoreOptions, ResolvedOptions } from './options.ts';
 import { scanMailbox } from './scan.ts';
-import { SyncReadGate } from './sync-read-gate.ts';
+import { SyncIoGate } from './sync-io-gate.ts';
 import type { ListedMessage } from './scan.ts';
 import { TmpSweeper } from './tmp-cleanup.ts';
 import { uidlFor } from './uidl.ts';
@@ -26,14 +26,14 @@ export class MaildirStore implements MessageStore {
   private readonly options: ResolvedOptions;
   private readonly stageContext: StageContext;
   private readonly sweeper: TmpSweeper;
-  private readonly syncReads: SyncReadGate;
+  private readonly syncIo: SyncIoGate;
   /** Staged messages this store handed out: the only objects publish() and discard() accept. */
   private readonly staged = new WeakMap<StagedMessage, StagedFile>();
 
   constructor(options: MaildirStoreOptions) {
     this.options = resolveOptions(options);
     this.sweeper = new TmpSweeper(this.options.log);
-    this.syncReads = new SyncReadGate(this.options.syncReads);
+    this.syncIo = new SyncIoGate(this.options.syncIo);
     this.stageContext = {
       encodedHost: encodeHost(this.options.hostname),
       fileMode: this.options.fileMode,
@@ -57,9 +57,9 @@ export class MaildirStore implements MessageStore {
       throw unavailable(`cannot open mailbox of ${user}`, error);
     }
     try {
-      const listed = await this.list(paths);
+      const [listed] = await Promise.all([this.list(paths), lock.recorded]);
       await this.sweeper.maybeSweep(paths.tmp);
-      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes, syncReads: this.syncReads });
+      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes, syncIo: this.syncIo });
     } catch (error) {
       await lock.release();
       throw unavailable(`cannot open mailbox of ${user}`, error);
@@ -151,11 +151,11 @@ export class MaildirStore implements MessageStore {
   /** Lists the mailbox; creates new/ or cur/ only when a listing found them missing. */
   private async list(paths: MaildirPaths): Promise<ListedMessage[]> {
     try {
-      return await scanMailbox(paths, this.options.log);
+      return await scanMailbox(paths, this.options.log, this.syncIo);
     } catch (error) {
       if (!isMissing(error)) throw error;
       await this.createMaildir(paths);
-      return await scanMailbox(paths, this.options.log);
+      return await scanMailbox(paths, this.options.log, this.syncIo);
     }
   }
 

@@ -1,11 +1,11 @@
 import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { MessageReader } from '@mailnode/message-store';
-import type { SyncReadGate } from './sync-read-gate.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
 
 /**
  * A large message read chunk by chunk into the caller's buffer: on the main thread while the
- * gate says reads are fast (see SyncReadGate), on the thread pool otherwise.
+ * gate says reads are fast (see SyncIoGate), on the thread pool otherwise.
  */
 export class FileMessageReader implements MessageReader {
   private position = 0;
@@ -13,7 +13,7 @@ export class FileMessageReader implements MessageReader {
 
   constructor(
     private readonly handle: FileHandle,
-    private readonly gate: SyncReadGate,
+    private readonly gate: SyncIoGate,
     /** Turns an I/O error into the store's error for this message. */
     private readonly failure: (error: unknown) => Error,
   ) {}

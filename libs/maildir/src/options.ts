@@ -15,9 +15,9 @@ export interface MaildirStoreOptions {
   readonly smallMessageBytes?: number;
   /**
    * Read small messages synchronously while such reads are fast (page cache), which saves the
-   * thread-pool hand-offs that dominate a RETR of a small message; see SyncReadGate. Default true.
+   * thread-pool hand-offs that dominate a RETR of a small message; see SyncIoGate. Default true.
    */
-  readonly syncReads?: boolean;
+  readonly syncIo?: boolean;
   /** A lock written by another host is stale when its mtime is older than this. Default 10 minutes. */
   readonly foreignLockStaleMs?: number;
   /** Mode of message and lock files. Default 0o600. */
@@ -31,7 +31,7 @@ export interface ResolvedOptions {
   readonly root: string;
   readonly hostname: string;
   readonly smallMessageBytes: number;
-  readonly syncReads: boolean;
+  readonly syncIo: boolean;
   readonly foreignLockStaleMs: number;
   readonly fileMode: number;
   readonly dirMode: number;
@@ -48,7 +48,7 @@ export function resolveOptions(options: MaildirStoreOptions): ResolvedOptions {
     root: resolve(options.root),
     hostname,
     smallMessageBytes: nonNegative('smallMessageBytes', options.smallMessageBytes ?? 65_536),
-    syncReads: options.syncReads ?? true,
+    syncIo: options.syncIo ?? true,
     foreignLockStaleMs: positive('foreignLockStaleMs', options.foreignLockStaleMs ?? 10 * 60_000),
     fileMode: options.fileMode ?? 0o600,
     dirMode: options.dirMode ?? 0o700,

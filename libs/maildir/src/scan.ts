@@ -1,10 +1,11 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { regularFileNames } from './directory-entries.ts';
+import { regularFileNames, regularFileNamesNow } from './directory-entries.ts';
 import { curFileName, deliveryTime, parseMaildirName, withSizes } from './filename.ts';
 import { isMissing } from './io-error.ts';
 import { measureFile } from './measure.ts';
 import type { MaildirLogger } from './options.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
 import { uidlFor } from './uidl.ts';
 import type { MaildirPaths } from './user-path.ts';
 
@@ -21,9 +22,9 @@ export interface ListedMessage {
  * Moves new/ into cur/ and lists cur/ in delivery order. Must run under the mailbox lock.
  * Throws ENOENT errors when new/ or cur/ is missing so the caller can create them.
  */
-export async function scanMailbox(paths: MaildirPaths, log: MaildirLogger): Promise<ListedMessage[]> {
+export async function scanMailbox(paths: MaildirPaths, log: MaildirLogger, gate: SyncIoGate): Promise<ListedMessage[]> {
   // Both listings at once: the usual login finds new/ empty and pays one round trip, not two.
-  const [fresh, current] = await Promise.all([regularFileNames(paths.new), regularFileNames(paths.cur)]);
+  const [fresh, current] = (gate.open ? gate.timed(() => listNow(paths)) : undefined) ?? (await Promise.all([regularFileNames(paths.new), regularFileNames(paths.cur)]));
   const names = fresh.length === 0 ? current : [...new Set([...current, ...(await moveNewToCur(paths, fresh))])];
   const listed: Array<ListedMessage & { readonly seconds: number; readonly micros: number }> = [];
   const seen = new Set<string>();
@@ -49,6 +50,12 @@ export async function scanMailbox(paths: MaildirPaths, log: MaildirLogger): Prom
   }
   listed.sort((a, b) => a.seconds - b.seconds || a.micros - b.micros || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return listed.map(({ name, unique, uidl, size, wireSize }) => ({ name, unique, uidl, size, wireSize }));
+}
+
+function listNow(paths: MaildirPaths): [string[], string[]] | undefined {
+  const fresh = regularFileNamesNow(paths.new);
+  const current = fresh && regularFileNamesNow(paths.cur);
+  return fresh && current ? [fresh, current] : undefined;
 }
 
 /**

@@ -21,7 +21,14 @@ afterEach(async () => {
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
-describe('openMailbox listing', () => {
+describe.each([
+  { mode: 'synchronous listing', syncIo: true },
+  { mode: 'thread-pool listing', syncIo: false },
+])('openMailbox listing ($mode)', ({ syncIo }) => {
+  beforeEach(() => {
+    store = new MaildirStore({ root, hostname: 'mx.test', syncIo });
+  });
+
   it('creates an absent Maildir and lists it empty', async () => {
     const session = await store.openMailbox('alice');
     expect(session.user).toBe('alice');
@@ -109,16 +116,16 @@ describe('openMailbox listing', () => {
 });
 
 describe.each([
-  { mode: 'synchronous reads', syncReads: true },
-  { mode: 'thread-pool reads', syncReads: false },
-])('read ($mode)', ({ syncReads }) => {
+  { mode: 'synchronous reads', syncIo: true },
+  { mode: 'thread-pool reads', syncIo: false },
+])('read ($mode)', ({ syncIo }) => {
   beforeEach(() => {
-    store = new MaildirStore({ root, hostname: 'mx.test', syncReads });
+    store = new MaildirStore({ root, hostname: 'mx.test', syncIo });
   });
 
 
   it('returns a buffer up to smallMessageBytes and a reader above it', async () => {
-    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 100, syncReads });
+    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 100, syncIo });
     const atLimit = 'a'.repeat(100);
     const above = 'b'.repeat(300_000);
     await small.deliver('erin', b(atLimit));
@@ -165,7 +172,7 @@ describe.each([
   });
 
   it('reads a large message to the end in any chunk size, and again from the start on a second read', async () => {
-    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 1024, syncReads });
+    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 1024, syncIo });
     const text = Array.from({ length: 4000 }, (_, i) => `line ${i}\n`).join('');
     await small.deliver('kim', b(text));
     const session = await small.openMailbox('kim');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ASYNC_AFTER_SLOW_READS_MS, SLOW_READS_TO_CLOSE, SLOW_SYNC_READ_MS, SyncReadGate } from '../src/sync-read-gate.ts';
+import { ASYNC_AFTER_SLOW_IO_MS, SLOW_CALLS_TO_CLOSE, SLOW_SYNC_IO_MS, SyncIoGate } from '../src/sync-io-gate.ts';
 
 /** A gate on a fake clock; `read(ms)` is a synchronous read that takes `ms`. */
 function gateOnFakeClock(enabled = true) {
   let now = 1000;
-  const gate = new SyncReadGate(enabled, () => now);
+  const gate = new SyncIoGate(enabled, () => now);
   return {
     gate,
     read: (ms: number) =>
@@ -16,32 +16,32 @@ function gateOnFakeClock(enabled = true) {
   };
 }
 
-describe('SyncReadGate', () => {
+describe('SyncIoGate', () => {
   it('stays open while reads are fast', () => {
     const { gate, read } = gateOnFakeClock();
-    for (let i = 0; i < 100; i++) read(SLOW_SYNC_READ_MS);
+    for (let i = 0; i < 100; i++) read(SLOW_SYNC_IO_MS);
     expect(gate.open).toBe(true);
   });
 
   it('does not close for slow reads that are not in a row (a descheduled process)', () => {
     const { gate, read } = gateOnFakeClock();
     for (let i = 0; i < 10; i++) {
-      for (let slow = 1; slow < SLOW_READS_TO_CLOSE; slow++) read(SLOW_SYNC_READ_MS + 1);
+      for (let slow = 1; slow < SLOW_CALLS_TO_CLOSE; slow++) read(SLOW_SYNC_IO_MS + 1);
       read(0.01);
     }
     expect(gate.open).toBe(true);
   });
 
-  it(`closes after ${SLOW_READS_TO_CLOSE} slow reads in a row and reopens ${ASYNC_AFTER_SLOW_READS_MS / 1000} s later`, () => {
+  it(`closes after ${SLOW_CALLS_TO_CLOSE} slow reads in a row and reopens ${ASYNC_AFTER_SLOW_IO_MS / 1000} s later`, () => {
     const { gate, read, wait } = gateOnFakeClock();
-    for (let i = 0; i < SLOW_READS_TO_CLOSE; i++) read(50);
+    for (let i = 0; i < SLOW_CALLS_TO_CLOSE; i++) read(50);
     expect(gate.open).toBe(false);
-    wait(ASYNC_AFTER_SLOW_READS_MS - 1);
+    wait(ASYNC_AFTER_SLOW_IO_MS - 1);
     expect(gate.open).toBe(false);
     wait(1);
     expect(gate.open).toBe(true);
     // Still slow: closed again after as many slow reads.
-    for (let i = 0; i < SLOW_READS_TO_CLOSE - 1; i++) read(50);
+    for (let i = 0; i < SLOW_CALLS_TO_CLOSE - 1; i++) read(50);
     expect(gate.open).toBe(true);
     read(50);
     expect(gate.open).toBe(false);
@@ -53,7 +53,7 @@ describe('SyncReadGate', () => {
     expect(gate.open).toBe(true);
   });
 
-  it('is never open when disabled (sync_reads: N)', () => {
+  it('is never open when disabled (sync_io: N)', () => {
     const { gate } = gateOnFakeClock(false);
     expect(gate.open).toBe(false);
   });
