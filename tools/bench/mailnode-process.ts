@@ -20,6 +20,8 @@ export interface MailnodeSetup {
   readonly certFile: string;
   readonly keyFile: string;
   readonly nofile: number;
+  /** What node runs; default `<repoRoot>/apps/mailnode`. Another build, for an A/B comparison. */
+  readonly entry?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   readonly nodeFlags?: readonly string[];
   readonly logLevel?: string;
@@ -89,7 +91,7 @@ export async function startMailnode(setup: MailnodeSetup): Promise<MailnodeProce
         'mailnode-bench',
         process.execPath,
         ...(setup.nodeFlags ?? []),
-        join(setup.repoRoot, 'apps/mailnode'),
+        setup.entry ?? join(setup.repoRoot, 'apps/mailnode'),
         '--config',
         configFile,
       ],

@@ -1,4 +1,4 @@
-import { close, ftruncate, open as openCallback, write } from 'node:fs';
+import { close, closeSync, ftruncate, open as openCallback, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { open, stat, unlink, utimes } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -6,6 +6,7 @@ import { MailboxLockedError } from '@mailnode/message-store';
 import { errorCode, isMissing, unavailable } from './io-error.ts';
 import type { MaildirLogger } from './options.ts';
 import { isProcessAlive, ownStartTime, startTimeOf } from './process-start.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
 
 /** What a lock file holds: enough to decide whether its holder still lives. */
 export interface LockRecord {
@@ -21,6 +22,8 @@ export interface LockOptions {
   readonly log: MaildirLogger;
   /** Creates the Maildir when the lock file cannot be created because it is missing. */
   readonly createMaildir: () => Promise<void>;
+  /** Whether the lock file may be created and removed synchronously right now. */
+  readonly gate: SyncIoGate;
 }
 
 /**
@@ -77,7 +80,8 @@ export class MailboxLock {
     clearInterval(this.refreshTimer);
     await this.recorded;
     try {
-      await unlink(this.path);
+      if (this.options.gate.open) this.options.gate.timed(() => unlinkSync(this.path));
+      else await unlink(this.path);
     } catch (error) {
       if (!isMissing(error)) this.options.log.warn({ err: error, path: this.path }, 'cannot remove mailbox lock');
     } finally {
@@ -88,6 +92,7 @@ export class MailboxLock {
   private async create(user: string): Promise<void> {
     const record: LockRecord = { pid: process.pid, host: this.options.hostname, start: ownStartTime() };
     const text = JSON.stringify(record);
+    if (this.options.gate.open && this.options.gate.timed(() => this.createNow(text))) return;
     let createdMaildir = false;
     let retried = false;
     for (;;) {
@@ -116,6 +121,36 @@ export class MailboxLock {
       this.recorded = this.fill(fd, text);
       return;
     }
+  }
+
+  /**
+   * The usual case without the thread pool (see SyncIoGate): the file did not exist and the
+   * record fits. Anything else (a lock held or stale, no Maildir yet, a full disk) is undone
+   * and left to the asynchronous path, which knows what to do about it.
+   */
+  private createNow(text: string): boolean {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'wx', this.options.fileMode);
+    } catch {
+      return false;
+    }
+    let written = false;
+    try {
+      written = writeSync(fd, text, 0) === Buffer.byteLength(text);
+    } catch {
+      written = false;
+    } finally {
+      closeQuietly(fd);
+    }
+    if (!written) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // Left empty: the asynchronous path then sees a lock being written, and refuses for now.
+      }
+    }
+    return written;
   }
 
   /**
@@ -224,6 +259,14 @@ export class MailboxLock {
       });
     }, every);
     this.refreshTimer.unref();
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closed anyway (Linux releases the descriptor even when close reports an error).
   }
 }
 

@@ -14,7 +14,7 @@ import { MaildirMailboxSession } from './mailbox-session.ts';
 import { resolveOptions } from './options.ts';
 import type { MaildirStoreOptions, ResolvedOptions } from './options.ts';
 import { scanMailbox } from './scan.ts';
-import { SyncIoGate } from './sync-io-gate.ts';
+import { syncIoGates, type SyncIoGates } from './sync-io-gate.ts';
 import type { ListedMessage } from './scan.ts';
 import { TmpSweeper } from './tmp-cleanup.ts';
 import { uidlFor } from './uidl.ts';
@@ -26,14 +26,14 @@ export class MaildirStore implements MessageStore {
   private readonly options: ResolvedOptions;
   private readonly stageContext: StageContext;
   private readonly sweeper: TmpSweeper;
-  private readonly syncIo: SyncIoGate;
+  private readonly syncIo: SyncIoGates;
   /** Staged messages this store handed out: the only objects publish() and discard() accept. */
   private readonly staged = new WeakMap<StagedMessage, StagedFile>();
 
   constructor(options: MaildirStoreOptions) {
     this.options = resolveOptions(options);
     this.sweeper = new TmpSweeper(this.options.log);
-    this.syncIo = new SyncIoGate(this.options.syncIo);
+    this.syncIo = syncIoGates(this.options.syncIo);
     this.stageContext = {
       encodedHost: encodeHost(this.options.hostname),
       fileMode: this.options.fileMode,
@@ -51,6 +51,7 @@ export class MaildirStore implements MessageStore {
         fileMode: this.options.fileMode,
         log: this.options.log,
         createMaildir: () => this.createMaildir(paths),
+        gate: this.syncIo.metadata,
       });
     } catch (error) {
       if (error instanceof MailboxLockedError) throw error;
@@ -59,7 +60,7 @@ export class MaildirStore implements MessageStore {
     try {
       const [listed] = await Promise.all([this.list(paths), lock.recorded]);
       await this.sweeper.maybeSweep(paths.tmp);
-      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes, syncIo: this.syncIo });
+      return new MaildirMailboxSession(user, paths, listed, lock, { smallMessageBytes: this.options.smallMessageBytes, syncIo: this.syncIo.reads });
     } catch (error) {
       await lock.release();
       throw unavailable(`cannot open mailbox of ${user}`, error);
@@ -151,11 +152,11 @@ export class MaildirStore implements MessageStore {
   /** Lists the mailbox; creates new/ or cur/ only when a listing found them missing. */
   private async list(paths: MaildirPaths): Promise<ListedMessage[]> {
     try {
-      return await scanMailbox(paths, this.options.log, this.syncIo);
+      return await scanMailbox(paths, this.options.log, this.syncIo.reads);
     } catch (error) {
       if (!isMissing(error)) throw error;
       await this.createMaildir(paths);
-      return await scanMailbox(paths, this.options.log, this.syncIo);
+      return await scanMailbox(paths, this.options.log, this.syncIo.reads);
     }
   }
 
