@@ -186,12 +186,12 @@ export const pop3ServerMachine = setup({
       context.log.warn({ err: error }, 'backend failure during login');
       context.io.write(errorReply(error));
     },
-    runTransactionCommand: assign(({ context, event }) => {
+    // Not an assign: DELE and RSET change this session's own mark set in place, and the other
+    // verbs change nothing, so no context copy per command.
+    runTransactionCommand: ({ context, event }) => {
       const handler: TransactionHandler = transactionCommands[event.type as TransactionVerb];
-      const outcome = handler(context, command(event).args);
-      context.io.write(outcome.reply);
-      return outcome.deleted ? { deleted: outcome.deleted } : {};
-    }),
+      context.io.write(handler(context, command(event).args).reply);
+    },
     replyTransferError: ({ context, event }) => {
       const found = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args);
       if ('reply' in found) context.io.write(found.reply);

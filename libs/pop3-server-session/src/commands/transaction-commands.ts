@@ -7,8 +7,6 @@ import { lookupMessage, totals, type Maildrop } from './maildrop.ts';
 
 export interface CommandOutcome {
   readonly reply: string;
-  /** New set of marked messages when the command changed it. */
-  readonly deleted?: ReadonlySet<number>;
 }
 
 export type TransactionHandler = (drop: Maildrop, args: readonly string[]) => CommandOutcome;
