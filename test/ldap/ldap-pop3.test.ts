@@ -127,6 +127,8 @@ describe.skipIf(unavailable !== null)('mailnode POP3 server and retriever with a
       await slapd.start();
     }
     await waitFor('delivery after the directory came back', async () => (await maildirFiles(join(node.mailRoot, 'alice', 'Maildir'))).length === 6, 15_000);
-    expect(await remoteFiles(dovecot, 'remote')).toHaveLength(0);
+    // Deleted on the remote after they were stored: by the DELEs and QUIT that follow the commit.
+    await waitFor('removal from the remote server', async () => (await remoteFiles(dovecot, 'remote')).length === 0, 15_000);
+    expect(await maildirFiles(join(node.mailRoot, 'alice', 'Maildir'))).toHaveLength(6);
   });
 });

@@ -17,6 +17,11 @@ export class AuditLog {
     this.log = template ? new LineLog(template) : undefined;
   }
 
+  /** Whether lines are written at all (an `audit` file is configured). */
+  get enabled(): boolean {
+    return this.log !== undefined;
+  }
+
   write(entry: AuditEntry): void {
     if (!this.log) return;
     const now = new Date();

@@ -168,7 +168,8 @@ export async function runClientSession(client: RetrieverClientConfig, deps: Sess
           ? undefined
           : (message) => receivedHeader({ server: endpoint.host, localHost, uidl: message.uidl, recip: client.recip, when: new Date() }),
         onProgress: options.onProgress,
-        audit: { delivered: (entry) => deps.audit.write({ clientId: client.id, server, ...entry }) },
+        // Without an audit log nothing needs the Message-ID, so the download does not look for it.
+        audit: deps.audit.enabled ? { delivered: (entry) => deps.audit.write({ clientId: client.id, server, ...entry }) } : undefined,
         log,
       },
     },

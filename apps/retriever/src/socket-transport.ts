@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { MultilineDecoder, parseStatusLine, ProtocolError } from '@mailnode/pop3-protocol';
 import { RetrievalError, type Pop3Transport } from '@mailnode/pop3-client-session';
-import { maskCommand, type Transcript } from '@mailnode/logging';
+import { maskCommand, NO_TRANSCRIPT, type Transcript } from '@mailnode/logging';
 import { describeTlsError } from './tls-errors.ts';
 
 /** Unread bytes held before we stop reading the socket. */
@@ -23,11 +23,22 @@ export interface TransportOptions {
 }
 
 export class SocketTransport implements Pop3Transport {
+  /** Unread bytes: the chunk being read, then the chunks that arrived after it (never joined wholesale). */
   private buffer: Buffer = EMPTY;
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
   private failure: Error | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
   private inSasl = false;
+  /** Commands sent in this turn of the event loop, not yet written. */
+  private unsent = '';
+  private readonly flush = () => {
+    const data = this.unsent;
+    this.unsent = '';
+    // Closed in the meantime (a session ending right after its last command): nothing to send.
+    if (!this.socket.destroyed) this.socket.write(data);
+  };
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
   private readonly onEnd = () => this.finish(undefined);
   private readonly onError = (error: Error) => this.finish(error);
@@ -42,15 +53,23 @@ export class SocketTransport implements Pop3Transport {
   }
 
   send(line: string): void {
+    if (this.options.transcript !== NO_TRANSCRIPT) this.record(line);
+    // Commands sent in one turn of the event loop (a pipelined run of RETRs and DELEs) leave
+    // in one write: one system call and one packet instead of one per command.
+    if (this.unsent === '') process.nextTick(this.flush);
+    this.unsent += `${line}\r\n`;
+  }
+
+  private record(line: string): void {
     // Lines answering a SASL challenge carry credentials: masked until the exchange ends.
     const masked = this.inSasl ? '****' : maskCommand(line);
     if (/^AUTH \S+$/i.test(line)) this.inSasl = true;
     this.options.transcript.client(this.options.transcriptId, masked);
-    this.socket.write(`${line}\r\n`);
   }
 
   async readStatus() {
     for (;;) {
+      if (this.buffer.length === 0) this.advance();
       const end = this.buffer.indexOf(0x0a);
       if (end > this.options.lineLength + 1) throw new RetrievalError('download', `server reply line longer than ${this.options.lineLength} bytes`);
       if (end >= 0) {
@@ -63,7 +82,8 @@ export class SocketTransport implements Pop3Transport {
         return status;
       }
       if (this.buffer.length > this.options.lineLength) throw new RetrievalError('download', `server reply line longer than ${this.options.lineLength} bytes`);
-      await this.more();
+      if (this.queue.length > 0) this.joinLine();
+      else await this.more();
     }
   }
 
@@ -71,6 +91,7 @@ export class SocketTransport implements Pop3Transport {
     const decoder = new MultilineDecoder({ maxLineLength: this.options.lineLength });
     let total = 0;
     for (;;) {
+      if (this.buffer.length === 0) this.advance();
       if (this.buffer.length > 0) {
         const input = this.buffer;
         this.buffer = EMPTY;
@@ -90,7 +111,7 @@ export class SocketTransport implements Pop3Transport {
         this.resumeIfDrained();
         if (result.done) return total;
         // More may have arrived while the sink was busy (and paused the socket): use it first.
-        if (this.buffer.length > 0) continue;
+        continue;
       }
       await this.more();
     }
@@ -101,6 +122,8 @@ export class SocketTransport implements Pop3Transport {
     this.detach(raw);
     // Nothing the server sent in plaintext after its +OK may be read as protected data.
     this.buffer = EMPTY;
+    this.queue.length = 0;
+    this.queued = 0;
     const secure = tlsConnect({ ...this.options.tls, socket: raw });
     // A server that accepts STLS and then goes silent must not hang the client.
     const timer = setTimeout(() => secure.destroy(new Error(`no TLS handshake within ${Math.round(this.options.timeoutMs / 1000)} s`)), this.options.timeoutMs);
@@ -135,9 +158,35 @@ export class SocketTransport implements Pop3Transport {
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    if (this.buffer.length > READ_HIGH_WATER) this.socket.pause();
+    if (this.buffer.length === 0 && this.queue.length === 0) this.buffer = chunk;
+    else {
+      this.queue.push(chunk);
+      this.queued += chunk.length;
+    }
+    if (this.buffer.length + this.queued > READ_HIGH_WATER) this.socket.pause();
     this.notify();
+  }
+
+  /** The next queued chunk becomes the one being read. */
+  private advance(): void {
+    const next = this.queue.shift();
+    if (!next) return;
+    this.buffer = next;
+    this.queued -= next.length;
+  }
+
+  /**
+   * A status line split across chunks: appends the next chunk up to its first line end (or up to
+   * just past the line-length limit, which readStatus then refuses). Copies a line, not a chunk.
+   */
+  private joinLine(): void {
+    const next = this.queue[0]!;
+    const lf = next.indexOf(0x0a);
+    const take = Math.min(lf >= 0 ? lf + 1 : next.length, this.options.lineLength + 2);
+    this.buffer = Buffer.concat([this.buffer, next.subarray(0, take)]);
+    if (take === next.length) this.queue.shift();
+    else this.queue[0] = next.subarray(take);
+    this.queued -= take;
   }
 
   private consume(bytes: number): void {
@@ -146,7 +195,7 @@ export class SocketTransport implements Pop3Transport {
   }
 
   private resumeIfDrained(): void {
-    if (this.buffer.length <= READ_HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+    if (this.buffer.length + this.queued <= READ_HIGH_WATER && this.socket.isPaused()) this.socket.resume();
   }
 
   private finish(error: Error | undefined): void {

@@ -24,6 +24,8 @@ interface Pair {
   readonly peer: Socket;
   /** Everything the client sent so far. */
   received(): string;
+  /** Writes the client made on its socket so far. */
+  writes(): number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,6 +47,12 @@ async function pair(options: { timeoutMs?: number; lineLength?: number; transcri
     client.once('error', reject);
   });
   client.setNoDelay(true);
+  let writes = 0;
+  const write = client.write.bind(client) as (...args: unknown[]) => boolean;
+  client.write = ((...args: unknown[]) => {
+    writes++;
+    return write(...args);
+  }) as typeof client.write;
   const peer = await peerReady;
   peer.setNoDelay(true);
   let received = '';
@@ -55,7 +63,7 @@ async function pair(options: { timeoutMs?: number; lineLength?: number; transcri
     { timeoutMs: options.timeoutMs ?? 2000, lineLength: options.lineLength ?? 8192, transcript: options.transcript ?? NO_TRANSCRIPT, transcriptId: 't', tls: {} },
     false,
   );
-  return { transport, peer, received: () => received };
+  return { transport, peer, received: () => received, writes: () => writes };
 }
 
 /** Writes `data` in pieces of `size` bytes with a pause between, so they arrive as separate packets. */
@@ -90,11 +98,55 @@ describe('SocketTransport: status lines', () => {
     transport.close();
   });
 
+  it('commands sent in one turn of the event loop leave in one write, in order', async () => {
+    const { transport, received, writes } = await pair();
+    for (let n = 1; n <= 32; n++) transport.send(`RETR ${n}`);
+    transport.send('DELE 1');
+    expect(writes()).toBe(0);
+    await sleep(50);
+    expect(writes()).toBe(1);
+    expect(received()).toBe(`${Array.from({ length: 32 }, (_, i) => `RETR ${i + 1}\r\n`).join('')}DELE 1\r\n`);
+    transport.send('QUIT');
+    await sleep(50);
+    expect(writes()).toBe(2);
+    transport.close();
+  });
+
   it('a status line split byte by byte across packets', async () => {
     const { transport, peer } = await pair();
     const reading = transport.readStatus();
     await dribble(peer, '+OK split across many packets\r\n', 1);
     expect(await reading).toEqual({ ok: true, text: 'split across many packets' });
+    transport.close();
+  });
+
+  it('status lines split across chunks that arrived before anyone read (queued, not joined wholesale)', async () => {
+    const { transport, peer } = await pair();
+    await dribble(peer, '+OK he', 6, 20);
+    await dribble(peer, 'llo\r\n+OK two\r', 13, 20);
+    await dribble(peer, '\n-ERR three\r\n', 20, 20);
+    expect(await transport.readStatus()).toEqual({ ok: true, text: 'hello' });
+    expect(await transport.readStatus()).toEqual({ ok: true, text: 'two' });
+    expect(await transport.readStatus()).toEqual({ ok: false, text: 'three' });
+    transport.close();
+  });
+
+  it('an oversize status line spread over queued chunks → error, without waiting for more', async () => {
+    const { transport, peer } = await pair({ lineLength: 512, timeoutMs: 5000 });
+    for (let i = 0; i < 4; i++) await dribble(peer, `${i === 0 ? '+OK ' : ''}${'x'.repeat(300)}`, 400, 20);
+    const started = Date.now();
+    await expect(transport.readStatus()).rejects.toThrow(/longer than 512 bytes/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    transport.close();
+  });
+
+  it('a body and the status line after it, over many queued chunks, read in order', async () => {
+    const { transport, peer } = await pair();
+    const body = Array.from({ length: 2000 }, (_, i) => `line ${i}\r\n`).join('');
+    await dribble(peer, `${body}.\r\n+OK next\r\n`, 997, 1);
+    await sleep(30);
+    expect((await collect(transport)).toString('latin1')).toBe(body);
+    expect(await transport.readStatus()).toEqual({ ok: true, text: 'next' });
     transport.close();
   });
 

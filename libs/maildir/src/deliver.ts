@@ -1,12 +1,16 @@
+import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CrlfToLf, SizeCounter, crlfToLf } from './crlf.ts';
+import { limitCreates } from './create-limit.ts';
 import { BatchedWriter, writeAll } from './file-writer.ts';
 import { newFileName, newUniqueName } from './filename.ts';
 import { fsyncDirectory } from './fsync.ts';
 import { errorCode, unavailable } from './io-error.ts';
 import type { MaildirLogger } from './options.ts';
+import { SMALL_FILE_BYTES, writeSmallFileDurably } from './small-file.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
 import type { MaildirPaths } from './user-path.ts';
 
 /** A message written to tmp/: everything publish() and discard() need, kept out of callers' reach. */
@@ -26,6 +30,16 @@ export interface StageContext {
   readonly fileMode: number;
   /** Creates the Maildir's directories (called only when a write found one missing). */
   readonly createMaildir: (paths: MaildirPaths) => Promise<void>;
+  /**
+   * While open, small messages are created, written and closed and published files linked and
+   * unlinked on the main thread; only fsyncs wait in the thread pool. The store's metadata gate:
+   * creating, linking and unlinking wait for the journal, like lock files.
+   */
+  readonly syncIo: SyncIoGate;
+}
+
+function gateOf(ctx: StageContext): SyncIoGate {
+  return ctx.syncIo;
 }
 
 /**
@@ -41,6 +55,18 @@ export async function stageFile(
 ): Promise<StagedFile> {
   const unique = newUniqueName(ctx.encodedHost);
   const tmpPath = join(paths.tmp, unique);
+  const gate = gateOf(ctx);
+  if (source instanceof Uint8Array && source.length <= SMALL_FILE_BYTES && gate.open) {
+    const data = crlf ? crlfToLf(source) : source;
+    const counter = new SizeCounter();
+    counter.add(data);
+    try {
+      await writeSmallFileDurably(gate, tmpPath, data, ctx.fileMode, () => ctx.createMaildir(paths));
+    } catch (error) {
+      throw unavailable(`cannot store message for ${user}`, error);
+    }
+    return { user, paths, unique, tmpPath, size: counter.size, wireSize: counter.wireSize, state: 'staged' };
+  }
   let handle: FileHandle | undefined;
   try {
     handle = await createExclusive(ctx, paths, tmpPath);
@@ -65,12 +91,13 @@ export async function stageFile(
 }
 
 async function createExclusive(ctx: StageContext, paths: MaildirPaths, tmpPath: string): Promise<FileHandle> {
+  const create = () => limitCreates(paths.tmp, () => open(tmpPath, 'wx', ctx.fileMode));
   try {
-    return await open(tmpPath, 'wx', ctx.fileMode);
+    return await create();
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error;
     await ctx.createMaildir(paths);
-    return await open(tmpPath, 'wx', ctx.fileMode);
+    return await create();
   }
 }
 
@@ -105,7 +132,7 @@ export async function publishFiles(files: readonly StagedFile[], ctx: StageConte
   files.forEach((file, i) => {
     if (results[i]?.status === 'fulfilled') dirs.add(file.paths.new);
   });
-  const syncs = await Promise.allSettled([...dirs].map((dir) => fsyncDirectory(dir)));
+  const syncs = await Promise.allSettled([...dirs].map((dir) => fsyncDirectory(dir, gateOf(ctx))));
   const failure = [...results, ...syncs].find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     const user = files[0]?.user ?? '';
@@ -126,7 +153,9 @@ async function publishOne(file: StagedFile, ctx: StageContext, log: MaildirLogge
   file.state = 'published';
   if (moved) return;
   try {
-    await unlink(file.tmpPath);
+    const gate = gateOf(ctx);
+    if (gate.open) gate.timed(() => unlinkSync(file.tmpPath));
+    else await unlink(file.tmpPath);
   } catch (error) {
     // The message is already safe in new/; a leftover tmp/ link is removed by the 36-hour sweep.
     if (errorCode(error) !== 'ENOENT') log.warn({ err: error, path: file.tmpPath }, 'cannot remove tmp file after publish');
@@ -135,24 +164,27 @@ async function publishOne(file: StagedFile, ctx: StageContext, log: MaildirLogge
 
 async function linkWithRetry(file: StagedFile, ctx: StageContext, target: string): Promise<boolean> {
   try {
-    return await linkOrRename(file.tmpPath, target);
+    return await linkOrRename(file.tmpPath, target, gateOf(ctx));
   } catch (error) {
     // new/ may have been removed by hand; recreate it and try once more.
     if (errorCode(error) !== 'ENOENT') throw error;
     await ctx.createMaildir(file.paths);
-    return await linkOrRename(file.tmpPath, target);
+    return await linkOrRename(file.tmpPath, target, gateOf(ctx));
   }
 }
 
 /** link() as the spec asks; rename() on file systems without hard links. Returns true when renamed. */
-async function linkOrRename(from: string, to: string): Promise<boolean> {
+async function linkOrRename(from: string, to: string, gate: SyncIoGate): Promise<boolean> {
+  const sync = gate.open ? gate : undefined;
   try {
-    await link(from, to);
+    if (sync) sync.timed(() => linkSync(from, to));
+    else await link(from, to);
     return false;
   } catch (error) {
     const code = errorCode(error);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-    await rename(from, to);
+    if (sync) sync.timed(() => renameSync(from, to));
+    else await rename(from, to);
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 const BATCH_BYTES = 64 * 1024;
@@ -10,6 +11,16 @@ export async function writeAll(handle: FileHandle, data: Uint8Array): Promise<vo
   let offset = 0;
   while (offset < data.length) {
     const { bytesWritten } = await handle.write(data, offset, data.length - offset, null);
+    if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device (write made no progress)'), { code: 'ENOSPC' });
+    offset += bytesWritten;
+  }
+}
+
+/** writeAll on a plain descriptor, synchronously (small messages written on the main thread). */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const bytesWritten = writeSync(fd, data, offset, data.length - offset);
     if (bytesWritten <= 0) throw Object.assign(new Error('no space left on device (write made no progress)'), { code: 'ENOSPC' });
     offset += bytesWritten;
   }

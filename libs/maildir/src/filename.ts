@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** What a Maildir file name tells, for our names and for any foreign one. */
 export interface ParsedMaildirName {
@@ -23,6 +23,20 @@ export function encodeHost(host: string): string {
 }
 
 let counter = 0;
+/** process.pid asks the kernel each time; it cannot change while we run. */
+const PID = process.pid;
+/** Random bytes for the R field, drawn from a pool: one getrandom call per 256 names, not one each. */
+const randomPool = Buffer.alloc(1024);
+let randomLeft = 0;
+
+function randomHex4(): string {
+  if (randomLeft < 4) {
+    randomFillSync(randomPool);
+    randomLeft = randomPool.length;
+  }
+  randomLeft -= 4;
+  return randomPool.toString('hex', randomLeft, randomLeft + 4);
+}
 
 /** `<sec>.M<usec>P<pid>Q<counter>R<random>.<host>`: time, process and counter make it unique, the random part guards pid reuse within one microsecond. */
 export function newUniqueName(encodedHost: string): string {
@@ -30,7 +44,7 @@ export function newUniqueName(encodedHost: string): string {
   const seconds = Math.floor(totalMicros / 1_000_000);
   const micros = totalMicros - seconds * 1_000_000;
   counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
-  return `${seconds}.M${micros}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${encodedHost}`;
+  return `${seconds}.M${micros}P${PID}Q${counter}R${randomHex4()}.${encodedHost}`;
 }
 
 /** Name in new/: unique part plus the sizes POP3 needs without a stat. */

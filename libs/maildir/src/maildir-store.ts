@@ -38,6 +38,7 @@ export class MaildirStore implements MessageStore {
       encodedHost: encodeHost(this.options.hostname),
       fileMode: this.options.fileMode,
       createMaildir: (paths) => this.createMaildir(paths),
+      syncIo: this.syncIo.metadata,
     };
   }
 

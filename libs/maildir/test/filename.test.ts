@@ -27,6 +27,12 @@ describe('newUniqueName', () => {
     expect(Math.abs(seconds - Date.now() / 1000)).toBeLessThan(60);
   });
 
+  it('the random part keeps changing across refills of its pool', () => {
+    const randoms = Array.from({ length: 1000 }, () => /R([0-9a-f]{8})\./.exec(newUniqueName('host'))![1]);
+    // 1 000 names use four refills of the 256-name pool; 32 random bits rarely repeat.
+    expect(new Set(randoms).size).toBeGreaterThan(990);
+  });
+
   it('contains neither , nor : nor / whatever the host', () => {
     const name = newUniqueName(encodeHost('a/b:c,d'));
     expect(name).not.toMatch(/[,:/]/);

@@ -33,6 +33,8 @@ interface Setup {
   readonly options?: Partial<DownloadOptions>;
   /** Wraps the scripted server, e.g. to fail one command. */
   readonly wrap?: (base: Handler) => Handler;
+  /** Replaces the in-memory ledger (e.g. one whose writes are held). */
+  readonly makeLedger?: (events: string[]) => FakeLedger;
 }
 
 interface Outcome {
@@ -54,7 +56,7 @@ async function download(setup: Setup): Promise<Outcome> {
   const base = scriptedMailbox(setup.script);
   const transport = new FakeTransport(setup.wrap ? setup.wrap(base) : base, events);
   const sink = new FakeSink(events, setup.sink);
-  const ledger = new FakeLedger(events, setup.ledger);
+  const ledger = setup.makeLedger ? setup.makeLedger(events) : new FakeLedger(events, setup.ledger);
   const log = new MemoryLog();
   const options: DownloadOptions = {
     preserve: false,
@@ -156,6 +158,98 @@ describe('downloadAll: order of effects', () => {
   });
 });
 
+/** A ledger whose n-th markPending waits until released: a commit that takes its time (an fsync). */
+class HeldLedger extends FakeLedger {
+  private calls = 0;
+  private releaseHeld: () => void = () => {};
+  private readonly held = new Promise<void>((resolve) => (this.releaseHeld = resolve));
+
+  constructor(
+    events: string[],
+    private readonly holdCall: number,
+    releaseAfterMs: number,
+  ) {
+    super(events);
+    setTimeout(() => this.releaseHeld(), releaseAfterMs);
+  }
+
+  override async markPending(entries: ReadonlyArray<{ uidl: string; ref: string }>): Promise<void> {
+    if (++this.calls === this.holdCall) await this.held;
+    await super.markPending(entries);
+  }
+}
+
+describe('downloadAll: a batch commits while the next one is fetched', () => {
+  it('RETRs of batch 2 go out during batch 1 commit, batch 3 waits for it, DELEs only after it', async () => {
+    const messages = mailbox(9);
+    const outcome = await download({ script: { messages }, options: { batchMessages: 3, window: 2 }, makeLedger: (events) => new HeldLedger(events, 1, 20) });
+    expect(outcome.error).toBeUndefined();
+    const at = (event: string) => outcome.events.indexOf(event);
+    // Batch 2 was fetched and staged while batch 1's ledger record waited...
+    expect(at('stage:u6')).toBeLessThan(at('pending:u1,u2,u3'));
+    // ...but batch 3 (a third open batch) was not sent before batch 1 was committed.
+    expect(at('C:RETR 7')).toBeGreaterThan(at('delivered:u1,u2,u3'));
+    expect(at('C:DELE 1')).toBeGreaterThan(at('delivered:u1,u2,u3'));
+    expect(outcome.result).toMatchObject({ fetched: 9, deleted: 9 });
+    assertNoUnsafeDele(outcome, messages);
+  });
+
+  it('a staging failure in batch 2 during batch 1 commit: batch 1 is stored and deleted, batch 2 thrown away', async () => {
+    const messages = mailbox(6);
+    const outcome = await download({
+      script: { messages },
+      sink: { stageFails: (meta) => meta.uidl === 'u5' },
+      options: { batchMessages: 3, window: 2 },
+      makeLedger: (events) => new HeldLedger(events, 1, 20),
+    });
+    expect((outcome.error as RetrievalError).stage).toBe('deliver');
+    expect((outcome.error as Error).message).toMatch(/disk full while staging u5/);
+    expect(at(outcome.events, 'stage-failed:u5')).toBeLessThan(at(outcome.events, 'pending:u1,u2,u3'));
+    expect(numbersOf(outcome.transport.commands, 'DELE')).toEqual([1, 2, 3]);
+    expect([...outcome.sink.published.values()].map((r) => r.meta.uidl)).toEqual(['u1', 'u2', 'u3']);
+    expect(outcome.sink.discarded).toEqual(outcome.sink.staged.filter((s) => s.meta.uidl === 'u4').map((s) => s.ref));
+    expect(outcome.transport.outstanding).toBe(0);
+    expect(outcome.result).toBeUndefined();
+    assertNoUnsafeDele(outcome, messages);
+  });
+
+  it('a link dropped during batch 1 commit: the commit still completes (recorded, deleted next run), batch 2 thrown away', async () => {
+    const messages = mailbox(6);
+    const outcome = await download({
+      script: { messages, retr: (n) => (n === 5 ? [fail('server closed the connection')] : undefined) },
+      options: { batchMessages: 3, window: 2 },
+      makeLedger: (events) => new HeldLedger(events, 1, 20),
+    });
+    expect((outcome.error as RetrievalError).stage).toBe('download');
+    expect([...outcome.ledger.delivered]).toEqual(['u1', 'u2', 'u3']);
+    expect([...outcome.sink.published.values()].map((r) => r.meta.uidl)).toEqual(['u1', 'u2', 'u3']);
+    expect(outcome.sink.discarded).toEqual(outcome.sink.staged.filter((s) => s.meta.uidl === 'u4').map((s) => s.ref));
+    assertNoUnsafeDele(outcome, messages);
+  });
+});
+
+describe('downloadAll: which stage a lost link is reported at', () => {
+  it('a link lost on a DELE reply while RETRs are still due ended the download', async () => {
+    const messages = mailbox(6);
+    const outcome = await download({
+      script: { messages },
+      wrap: (base) => (line) => (line === 'DELE 2' ? [fail('server closed the connection')] : base(line)),
+      options: { batchMessages: 3, window: 2 },
+    });
+    expect(numbersOf(outcome.transport.commands, 'RETR')).toContain(5);
+    expect((outcome.error as RetrievalError).stage).toBe('download');
+    expect((outcome.error as Error).message).toBe('server closed the connection');
+    expect([...outcome.ledger.delivered].slice(0, 3)).toEqual(['u1', 'u2', 'u3']);
+    assertNoUnsafeDele(outcome, messages);
+  });
+});
+
+function at(events: readonly string[], event: string): number {
+  const index = events.indexOf(event);
+  expect(index, `${event} in ${events.join(' ')}`).toBeGreaterThanOrEqual(0);
+  return index;
+}
+
 describe('downloadAll: delivery failures never lead to DELE', () => {
   it('publish failure → RetrievalError(deliver), staged messages discarded, no markDelivered, no DELE', async () => {
     const messages = mailbox(3);
@@ -168,12 +262,17 @@ describe('downloadAll: delivery failures never lead to DELE', () => {
     expect(outcome.sink.published.size).toBe(0);
   });
 
-  it('publish failure in batch 2 of 3: batch 1 deleted, batches 2 and 3 neither deleted nor fetched beyond 2', async () => {
+  it('publish failure in batch 2 of 3: batch 1 deleted, batches 2 and 3 neither published nor deleted', async () => {
     const messages = mailbox(6);
     const outcome = await download({ script: { messages }, sink: { publishFails: 2 }, options: { batchMessages: 2 } });
     expect((outcome.error as RetrievalError).stage).toBe('deliver');
     expect(numbersOf(outcome.transport.commands, 'DELE')).toEqual([1, 2]);
-    expect(numbersOf(outcome.transport.commands, 'RETR')).toEqual([1, 2, 3, 4]);
+    // Batch 3's RETRs may already be in flight beside batch 2's commit; they are read past, never kept.
+    expect(numbersOf(outcome.transport.commands, 'RETR').slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect([...outcome.sink.published.values()].map((r) => r.meta.uidl)).toEqual(['u1', 'u2']);
+    expect(outcome.sink.discarded.sort()).toEqual(outcome.sink.staged.filter((s) => !outcome.sink.published.has(s.ref)).map((s) => s.ref).sort());
+    // Every reply was read, so QUIT (which commits DELE 1 and 2) gets its own answer.
+    expect(outcome.transport.outstanding).toBe(0);
     assertNoUnsafeDele(outcome, messages);
   });
 
@@ -323,11 +422,14 @@ describe('downloadAll: awkward servers', () => {
     expect(outcome.sink.discarded.sort()).toEqual(outcome.sink.staged.map((s) => s.ref).sort());
   });
 
-  it('an oversized message in a later batch leaves the earlier batches delivered and deleted', async () => {
+  it('an oversized message in a later batch leaves the earlier batches delivered and recorded (the next run deletes them)', async () => {
     const messages: FakeMessage[] = [...mailbox(2), { data: wireMessage(3, 50_000), uidl: 'u3' }];
     const outcome = await download({ script: { messages }, options: { maxMessageBytes: 10_000, batchMessages: 2 } });
     expect((outcome.error as RetrievalError).stage).toBe('download');
-    expect(numbersOf(outcome.transport.commands, 'DELE')).toEqual([1, 2]);
+    // The link is given up without QUIT, so no DELE of this session would take effect anyway.
+    expect([...outcome.ledger.delivered]).toEqual(['u1', 'u2']);
+    expect([...outcome.sink.published.values()].map((r) => r.meta.uidl)).toEqual(['u1', 'u2']);
+    expect(outcome.sink.staged.map((s) => s.meta.uidl)).toEqual(['u1', 'u2']);
     assertNoUnsafeDele(outcome, messages);
   });
 

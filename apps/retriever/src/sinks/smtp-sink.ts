@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Directory } from '@mailnode/directory';
 import { writeSource } from './write-source.ts';
 import { RetrievalError, type DeliveryMeta, type DeliverySink, type StagedDelivery } from '@mailnode/pop3-client-session';
@@ -21,6 +21,12 @@ export interface SmtpTarget {
   /** Name we give in EHLO/LHLO. */
   readonly localName: string;
   readonly timeoutMs: number;
+}
+
+/** nodemailer is loaded on first use: most runs never send by SMTP, and loading it costs start-up time. */
+let smtpConnectionClass: Promise<typeof SMTPConnection> | undefined;
+function loadSmtpConnection(): Promise<typeof SMTPConnection> {
+  return (smtpConnectionClass ??= import('nodemailer/lib/smtp-connection').then((module) => module.default));
 }
 
 export class SmtpSink implements DeliverySink {
@@ -75,9 +81,10 @@ export class SmtpSink implements DeliverySink {
     return `${this.target.lmtp ? 'lmtp' : 'smtp'}:${this.target.host}:${this.target.port} to ${this.recipients.join(',') || this.recip}`;
   }
 
-  private send(path: string): Promise<void> {
+  private async send(path: string): Promise<void> {
     const { target } = this;
-    const connection = new SMTPConnection({
+    const SmtpConnection = await loadSmtpConnection();
+    const connection = new SmtpConnection({
       host: target.host,
       port: target.port,
       lmtp: target.lmtp,
