@@ -38,10 +38,6 @@ export interface StageContext {
   readonly syncIo: SyncIoGate;
 }
 
-function gateOf(ctx: StageContext): SyncIoGate {
-  return ctx.syncIo;
-}
-
 /**
  * Writes a message into tmp/ under a fresh unique name, converting CRLF→LF on the fly and
  * counting both sizes, then fsyncs it. Any failure removes the partial file.
@@ -55,7 +51,7 @@ export async function stageFile(
 ): Promise<StagedFile> {
   const unique = newUniqueName(ctx.encodedHost);
   const tmpPath = join(paths.tmp, unique);
-  const gate = gateOf(ctx);
+  const gate = ctx.syncIo;
   if (source instanceof Uint8Array && source.length <= SMALL_FILE_BYTES && gate.open) {
     const data = crlf ? crlfToLf(source) : source;
     const counter = new SizeCounter();
@@ -132,7 +128,7 @@ export async function publishFiles(files: readonly StagedFile[], ctx: StageConte
   files.forEach((file, i) => {
     if (results[i]?.status === 'fulfilled') dirs.add(file.paths.new);
   });
-  const syncs = await Promise.allSettled([...dirs].map((dir) => fsyncDirectory(dir, gateOf(ctx))));
+  const syncs = await Promise.allSettled([...dirs].map((dir) => fsyncDirectory(dir, ctx.syncIo)));
   const failure = [...results, ...syncs].find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) {
     const user = files[0]?.user ?? '';
@@ -153,7 +149,7 @@ async function publishOne(file: StagedFile, ctx: StageContext, log: MaildirLogge
   file.state = 'published';
   if (moved) return;
   try {
-    const gate = gateOf(ctx);
+    const gate = ctx.syncIo;
     if (gate.open) gate.timed(() => unlinkSync(file.tmpPath));
     else await unlink(file.tmpPath);
   } catch (error) {
@@ -164,12 +160,12 @@ async function publishOne(file: StagedFile, ctx: StageContext, log: MaildirLogge
 
 async function linkWithRetry(file: StagedFile, ctx: StageContext, target: string): Promise<boolean> {
   try {
-    return await linkOrRename(file.tmpPath, target, gateOf(ctx));
+    return await linkOrRename(file.tmpPath, target, ctx.syncIo);
   } catch (error) {
     // new/ may have been removed by hand; recreate it and try once more.
     if (errorCode(error) !== 'ENOENT') throw error;
     await ctx.createMaildir(file.paths);
-    return await linkOrRename(file.tmpPath, target, gateOf(ctx));
+    return await linkOrRename(file.tmpPath, target, ctx.syncIo);
   }
 }
 
