@@ -1,4 +1,4 @@
-import { close, closeSync, ftruncate, open as openCallback, openSync, unlinkSync, write, writeSync } from 'node:fs';
+import { close, ftruncate, open as openCallback, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { open, stat, unlink, utimes } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import { errorCode, isMissing, unavailable } from './io-error.ts';
 import type { MaildirLogger } from './options.ts';
 import { isProcessAlive, ownStartTime, startTimeOf } from './process-start.ts';
 import type { SyncIoGate } from './sync-io-gate.ts';
+import { closeQuietly } from './descriptors.ts';
 
 /** What a lock file holds: enough to decide whether its holder still lives. */
 export interface LockRecord {
@@ -262,13 +263,6 @@ export class MailboxLock {
   }
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Closed anyway (Linux releases the descriptor even when close reports an error).
-  }
-}
 
 function openExclusive(path: string, mode: number): Promise<number> {
   return new Promise((resolve, reject) => openCallback(path, 'wx', mode, (error, fd) => (error ? reject(error) : resolve(fd))));

@@ -13,6 +13,7 @@ import { writeAllSync } from './file-writer.ts';
 import { fsyncDescriptor } from './fsync.ts';
 import { errorCode } from './io-error.ts';
 import type { SyncIoGate } from './sync-io-gate.ts';
+import { closeQuietly } from './descriptors.ts';
 
 /** Larger messages are written through the thread pool: a big copy would hold up the event loop. */
 export const SMALL_FILE_BYTES = 64 * 1024;
@@ -50,13 +51,5 @@ export async function writeSmallFileDurably(
       // Nothing to remove, or a removal that fails too: the 36-hour tmp/ sweep gets it.
     }
     throw error;
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already failing; the close error would hide the cause.
   }
 }
