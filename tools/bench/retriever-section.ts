@@ -4,7 +4,8 @@
  * (default profile) into a local Maildir, over plain POP3 and implicit TLS, with keep and delete.
  *
  * Every run: Dovecot's mailbox is refilled (and warmed with one STAT, so Dovecot's index build is
- * not timed), the destination Maildir and the tool's UIDL memory are removed, the tool runs under
+ * not timed), the tool gets a new directory (destination Maildir, UIDL memory; kept until the end
+ * and spread over block groups, see fresh-inodes.ts), the tool runs under
  * /usr/bin/time (wall clock from here; user+sys CPU and peak RSS of the retriever from GNU time),
  * then the destination is verified against the generator's manifest (count + body sha256 + the
  * original header block) and the server's remaining count is checked (N after keep, 0 after delete).
@@ -25,6 +26,7 @@ import { fixed4k, makeMaildir, manifest, mixed, totalBytes, verifyMaildir, type 
 import { isAlive } from '../../test/harness/proc-stats.ts';
 import { ensureSystemUser, isRoot, PEER_USER } from '../../test/harness/system-user.ts';
 import { onCleanup } from './cleanup.ts';
+import { freshRunDirectory, spreadSubdirectories } from './fresh-inodes.ts';
 import { Pop3Conn } from './pop3-load.ts';
 import type { BenchContext, Row, Section, SectionResult } from './report.ts';
 
@@ -117,13 +119,18 @@ export const retrieverSection: Section = {
         }
       };
 
+      const runsRoot = join(work, 'runs');
+      await mkdir(runsRoot, { mode: 0o755 });
+      const placement = spreadSubdirectories(runsRoot);
+      log(placement);
+      const placements: string[] = [];
+
       const results: RunResult[] = [];
       const runOne = async (tool: Tool, setName: 'fixed4k' | 'mixed', mode: Mode, action: Action): Promise<RunResult> => {
         const set = sets[setName];
         const label = `${tool}-${setName}-${mode}-${action}`;
-        const dir = join(work, 'runs', label);
-        await rm(dir, { recursive: true, force: true });
-        await mkdir(dir, { recursive: true, mode: 0o755 });
+        const { dir, createMicros, skipped } = freshRunDirectory(runsRoot, label);
+        placements.push(`${label} ${createMicros.toFixed(0)} us${skipped ? ` (${skipped} slow skipped)` : ''}`);
         await dv.refill(set.user, set.messages);
         const before = await serverCount(set.user); // warms Dovecot's index
         if (before !== set.messages.length) throw new Error(`refill of ${set.user}: server has ${before} messages, expected ${set.messages.length}`);
@@ -281,7 +288,6 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
         };
         log(`${label}: ${result.seconds} s, ${result.msgsPerSecond} msgs/s, ${result.mbPerSecond} MB/s, CPU ${result.cpuSeconds} s, RSS ${result.peakRssMb} MB, ${verify}`);
         if (!verified && result.outputTail) log(`${label} output: ${result.outputTail}`);
-        if (!ctx.keep) await rm(dir, { recursive: true, force: true });
         return result;
       };
 
@@ -341,6 +347,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
       );
       const notes = [
         `One run per line (no medians); Dovecot ${'default'} profile on 127.0.0.1; mail: fixed4k ${sizes.fixedCount} x 4096 B (${(totalBytes(fixed) / 1e6).toFixed(1)} MB), mixed ${sizes.mixedCount} (${(totalBytes(mix) / 1e6).toFixed(1)} MB), seed 1.`,
+        `Destinations: ${placement}; file creation per run, probed before it: ${placements.join(', ')}.`,
         'Seconds = wall clock of the whole retriever process, start-up included; CPU = user+sys and RSS = peak resident set of the retriever, both from GNU time.',
         `Durability: mailnode ${DURABILITY.mailnode}; mpop ${DURABILITY.mpop}; getmail6 ${DURABILITY.getmail6}.`,
         `Every destination verified with verifyMaildir (count, body sha256, original header block) and the server's remaining count checked: ${failed.length ? `${failed.length} FAILED (${failed.map((r) => `${r.tool} ${r.set} ${r.mode} ${r.action}: ${r.verify}`).join('; ')})` : 'all OK'}.`,

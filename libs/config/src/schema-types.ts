@@ -1,5 +1,5 @@
 /** zod building blocks for the Mailismus value forms: durations, Y/N, login-method lists. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseAuthTypes, type AuthType } from './authtypes.ts';
 import { parseDuration } from './duration.ts';
 import { parseYesNo } from './yes-no.ts';

@@ -2,7 +2,7 @@
  * The mailnode configuration file: YAML (or JSON), Mailismus setting names.
  * Paths may use `${state_dir}`; relative paths are relative to the config file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { filterTemplateProblem } from './ldap-filter.ts';
 import { authTypes, duration, optionalAuthTypes, positiveInt, yesNo } from './schema-types.ts';
 

@@ -1,10 +1,10 @@
 /**
  * {ARGON2ID} / {ARGON2I}: PHC strings `$argon2id$v=19$m=..,t=..,p=..$salt$hash` as Dovecot and
  * libargon2 write them. The hash is recomputed with hash-wasm and compared in constant time
- * (hash-wasm's own argon2Verify compares the encoded strings with `===`).
+ * (hash-wasm's own argon2Verify compares the encoded strings with `===`). hash-wasm is imported
+ * on first use: loading it costs ~20 ms of every start.
  */
 import { randomBytes } from 'node:crypto';
-import { argon2i, argon2id } from 'hash-wasm';
 import { decodeBase64Unpadded } from './base64.ts';
 import { constantTimeEqual } from './constant-time.ts';
 
@@ -73,7 +73,7 @@ export async function argon2Hash(variant: Argon2Variant, password: string, param
 
 function compute(variant: Argon2Variant, password: string, salt: Uint8Array, params: Argon2Params, hashLength: number, outputType: 'binary'): Promise<Uint8Array>;
 function compute(variant: Argon2Variant, password: string, salt: Uint8Array, params: Argon2Params, hashLength: number, outputType: 'encoded'): Promise<string>;
-function compute(
+async function compute(
   variant: Argon2Variant,
   password: string,
   salt: Uint8Array,
@@ -81,6 +81,7 @@ function compute(
   hashLength: number,
   outputType: 'binary' | 'encoded',
 ): Promise<Uint8Array | string> {
+  const { argon2i, argon2id } = await import('hash-wasm');
   const options = {
     // As bytes: hash-wasm refuses an empty *string* password, but an empty byte array is valid.
     password: Buffer.from(password, 'utf8'),

@@ -1,9 +1,9 @@
 /**
  * {BLF-CRYPT}: bcrypt `$2y$` / `$2b$` / `$2a$` via hash-wasm. Passwords are cut to 72 bytes
  * first, as crypt_blowfish (Dovecot, PHP, OpenBSD) does; hash-wasm would otherwise refuse them.
+ * hash-wasm is imported on first use: loading it costs ~20 ms of every start.
  */
 import { randomBytes } from 'node:crypto';
-import { bcrypt, bcryptVerify } from 'hash-wasm';
 
 export const BCRYPT_DEFAULT_COST = 10;
 const MAX_PASSWORD_BYTES = 72;
@@ -23,6 +23,7 @@ export function bcryptProblem(value: string): string | null {
 export async function bcryptVerifyTruncated(value: string, password: string): Promise<boolean> {
   if (bcryptProblem(value) !== null) return false;
   try {
+    const { bcryptVerify } = await import('hash-wasm');
     return await bcryptVerify({ password: truncate(password), hash: value });
   } catch {
     return false;
@@ -30,6 +31,7 @@ export async function bcryptVerifyTruncated(value: string, password: string): Pr
 }
 
 export async function bcryptHash(password: string, cost: number = BCRYPT_DEFAULT_COST): Promise<string> {
+  const { bcrypt } = await import('hash-wasm');
   const encoded = await bcrypt({ password: truncate(password), salt: randomBytes(16), costFactor: cost, outputType: 'encoded' });
   // Dovecot writes $2y$; the algorithm is identical for every password this code can produce.
   return encoded.replace(/^\$2[ab]\$/, '$2y$');

@@ -7,9 +7,10 @@
  * retried once on a fresh one, so a restarted server is picked up without restarting mailnode.
  * If that fails too, the caller gets DirectoryUnavailableError: a temporary failure.
  */
-import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, SizeLimitExceededError } from 'ldapts';
+import type { Client } from 'ldapts';
 import { DirectoryUnavailableError } from '../contract.ts';
 import type { DirectoryLog } from '../directory-log.ts';
+import { isLdaptsError, loadLdapts } from './ldapts-module.ts';
 import type { LdapDirectoryOptions } from './ldap-options.ts';
 
 /** The connection settings of the LDAP Directory, plus the pool's size and log. */
@@ -69,8 +70,8 @@ export class LdapConnectionPool {
         return { entries: searchEntries.map(toLdapEntry), truncated: false };
       } catch (error) {
         // ldapts reports the size limit as an error; the entries are not needed (ambiguity is the answer).
-        if (error instanceof SizeLimitExceededError) return { entries: [], truncated: true };
-        if (error instanceof NoSuchObjectError && query.missingBaseIsEmpty) return { entries: [], truncated: false };
+        if (isLdaptsError(error, 'SizeLimitExceededError')) return { entries: [], truncated: true };
+        if (isLdaptsError(error, 'NoSuchObjectError') && query.missingBaseIsEmpty) return { entries: [], truncated: false };
         throw error;
       }
     });
@@ -84,7 +85,7 @@ export class LdapConnectionPool {
         await client.bind(dn, password);
         return true;
       } catch (error) {
-        if (error instanceof InvalidCredentialsError) return false;
+        if (isLdaptsError(error, 'InvalidCredentialsError')) return false;
         throw error;
       }
     });
@@ -126,6 +127,7 @@ export class LdapConnectionPool {
     if (this.closed) throw new DirectoryUnavailableError('directory is closed');
     if (slot.client?.isConnected) return slot.client;
     this.discard(slot);
+    const { Client } = await loadLdapts();
     const failures: string[] = [];
     for (const url of this.options.urls) {
       const ldaps = url.toLowerCase().startsWith('ldaps://');
@@ -157,7 +159,7 @@ export class LdapConnectionPool {
     try {
       await client.bind(this.options.bindDn!, this.options.bindPassword ?? '');
     } catch (error) {
-      if (error instanceof InvalidCredentialsError) {
+      if (isLdaptsError(error, 'InvalidCredentialsError')) {
         this.options.log.error({ bindDn: this.options.bindDn }, 'LDAP service bind refused: check bind_dn and the bind password');
         throw unavailable(`LDAP service bind as ${this.options.bindDn} refused (invalid credentials)`, error);
       }
@@ -204,7 +206,7 @@ const RETRYABLE_RESULT_CODES = new Set([51, 52]);
 
 /** A result code from a live server (e.g. insufficient access): retrying on a new connection will not help. */
 function isAnswerFromServer(error: unknown): boolean {
-  return error instanceof ResultCodeError && !RETRYABLE_RESULT_CODES.has(error.code);
+  return isLdaptsError(error, 'ResultCodeError') && !RETRYABLE_RESULT_CODES.has(error.code);
 }
 
 function describe(error: unknown): string {
