@@ -211,7 +211,7 @@ const retrieverLimitsSchema = z.strictObject({
   /** Longest reply line accepted from a server. */
   line_length: positiveInt(8192, 512, 1024 * 1024),
   /** Messages written to disk (write + fsync) at once. */
-  stage_concurrency: positiveInt(8, 1, 256),
+  stage_concurrency: positiveInt(32, 1, 256),
 });
 
 const pop3downloadSchema = z

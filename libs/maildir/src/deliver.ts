@@ -9,7 +9,7 @@ import { newFileName, newUniqueName } from './filename.ts';
 import { fsyncDirectory } from './fsync.ts';
 import { errorCode, unavailable } from './io-error.ts';
 import type { MaildirLogger } from './options.ts';
-import { SMALL_FILE_BYTES, writeSmallFileDurably } from './small-file.ts';
+import { SMALL_FILE_BYTES, type StagingWaves } from './staging-waves.ts';
 import type { SyncIoGate } from './sync-io-gate.ts';
 import type { MaildirPaths } from './user-path.ts';
 
@@ -36,6 +36,8 @@ export interface StageContext {
    * creating, linking and unlinking wait for the journal, like lock files.
    */
   readonly syncIo: SyncIoGate;
+  /** Stages small messages in waves on the main thread while `syncIo` is open. */
+  readonly waves: StagingWaves;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function stageFile(
     const counter = new SizeCounter();
     counter.add(data);
     try {
-      await writeSmallFileDurably(gate, tmpPath, data, ctx.fileMode, () => ctx.createMaildir(paths));
+      await ctx.waves.stage(tmpPath, data, ctx.fileMode, () => ctx.createMaildir(paths));
     } catch (error) {
       throw unavailable(`cannot store message for ${user}`, error);
     }

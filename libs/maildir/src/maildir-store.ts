@@ -14,6 +14,7 @@ import { MaildirMailboxSession } from './mailbox-session.ts';
 import { resolveOptions } from './options.ts';
 import type { MaildirStoreOptions, ResolvedOptions } from './options.ts';
 import { scanMailbox } from './scan.ts';
+import { StagingWaves } from './staging-waves.ts';
 import { syncIoGates, type SyncIoGates } from './sync-io-gate.ts';
 import type { ListedMessage } from './scan.ts';
 import { TmpSweeper } from './tmp-cleanup.ts';
@@ -39,6 +40,7 @@ export class MaildirStore implements MessageStore {
       fileMode: this.options.fileMode,
       createMaildir: (paths) => this.createMaildir(paths),
       syncIo: this.syncIo.metadata,
+      waves: new StagingWaves(this.syncIo.metadata),
     };
   }
 

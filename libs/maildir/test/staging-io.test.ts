@@ -1,15 +1,16 @@
 /**
- * How staging reaches the disk: small messages on the main thread while the sync-I/O gate is
- * open (only the fsync in the thread pool), everything through the thread pool when it is
- * closed, with file creations limited per directory. Both paths must store the same bytes.
+ * How staging reaches the disk: small messages in waves on the main thread while the sync-I/O
+ * gate is open (only the fsyncs in the thread pool), everything through the thread pool when it
+ * is closed, with file creations limited per directory. Both paths must store the same bytes.
  */
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createsIn, limitCreates } from '../src/create-limit.ts';
 import { publishFiles, stageFile, type StageContext } from '../src/deliver.ts';
 import { fsyncDirectory } from '../src/fsync.ts';
-import { writeSmallFileDurably } from '../src/small-file.ts';
+import { StagingWaves } from '../src/staging-waves.ts';
 import { SLOW_SYNC_METADATA_MS, SyncIoGate } from '../src/sync-io-gate.ts';
 import { maildirPaths } from '../src/user-path.ts';
 import { makeTempRoot, removeTempRoot } from './helpers.ts';
@@ -34,15 +35,17 @@ function context(gate: SyncIoGate): StageContext {
       for (const dir of [paths.tmp, paths.new, paths.cur]) await mkdir(dir, { recursive: true });
     },
     syncIo: gate,
+    waves: new StagingWaves(gate),
   };
 }
 
-describe('writeSmallFileDurably', () => {
+describe('StagingWaves', () => {
   const open = () => new SyncIoGate(true, SLOW_SYNC_METADATA_MS);
+  const none = async () => {};
 
   it('creates the file with its mode and contents', async () => {
     const path = join(root, 'one');
-    await writeSmallFileDurably(open(), path, Buffer.from('hello\n'), 0o640, async () => {});
+    await new StagingWaves(open()).stage(path, Buffer.from('hello\n'), 0o640, none);
     expect(await readFile(path, 'latin1')).toBe('hello\n');
     expect((await stat(path)).mode & 0o777).toBe(0o640 & ~process.umask());
   });
@@ -50,7 +53,7 @@ describe('writeSmallFileDurably', () => {
   it('creates a missing directory once through whenMissing, then writes', async () => {
     const path = join(root, 'missing', 'two');
     let calls = 0;
-    await writeSmallFileDurably(open(), path, Buffer.from('x'), 0o600, async () => {
+    await new StagingWaves(open()).stage(path, Buffer.from('x'), 0o600, async () => {
       calls++;
       await mkdir(join(root, 'missing'));
     });
@@ -61,10 +64,51 @@ describe('writeSmallFileDurably', () => {
   it('never replaces an existing file (EEXIST), which keeps its contents', async () => {
     const path = join(root, 'taken');
     await writeFile(path, 'original');
-    await expect(writeSmallFileDurably(open(), path, Buffer.from('new'), 0o600, async () => {})).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(new StagingWaves(open()).stage(path, Buffer.from('new'), 0o600, none)).rejects.toMatchObject({ code: 'EEXIST' });
     expect(await readFile(path, 'latin1')).toBe('original');
   });
+
+  it('creates every file of a wave before the first fsync, and stages what came meanwhile in the next wave', async () => {
+    const waves: string[][] = [];
+    let current: string[] | undefined;
+    const release: Array<() => void> = [];
+    const fsync = async (): Promise<void> => {
+      if (!current) waves.push((current = readdirSync(root).sort()));
+      await new Promise<void>((resolve) => release.push(resolve));
+    };
+    const stager = new StagingWaves(open(), fsync);
+    const first = ['a', 'b', 'c'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none));
+    await until(() => release.length === 3);
+    // The first wave's fsyncs are pending: later messages wait, not even created yet.
+    const second = ['d', 'e'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await readdir(root)).toHaveLength(3);
+    current = undefined;
+    release.splice(0).forEach((resume) => resume());
+    await Promise.all(first);
+    await until(() => release.length === 2);
+    current = undefined;
+    release.splice(0).forEach((resume) => resume());
+    await Promise.all(second);
+    expect(waves).toEqual([['a', 'b', 'c'], ['a', 'b', 'c', 'd', 'e']]);
+  });
+
+  it('a failed fsync removes that file and fails only its message', async () => {
+    let calls = 0;
+    const fsync = async (): Promise<void> => {
+      if (++calls === 2) throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+    };
+    const stager = new StagingWaves(open(), fsync);
+    const outcomes = await Promise.allSettled(['a', 'b', 'c'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await readdir(root)).sort()).toEqual(['a', 'c']);
+  });
 });
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+  expect(condition()).toBe(true);
+}
 
 describe('limitCreates', () => {
   it('runs at most two creations per directory at once, in order, and forgets idle directories', async () => {

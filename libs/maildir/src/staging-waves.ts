@@ -1,0 +1,147 @@
+/**
+ * Group commit for staging small messages: they are written to tmp/ in waves.
+ *
+ * A wave creates and writes every file queued for it on the main thread, then starts all their
+ * fsyncs at once and ends when the last one has; the files queued meanwhile make the next wave.
+ * Two costs of staging each message on its own go away:
+ *
+ * - Creating a file while fsyncs of files in the same directory are in flight waits for them:
+ *   the fsync of a new file also writes its directory (ext4 without a journal syncs the parent),
+ *   and the create needs that directory block. Within a wave every create comes before any fsync.
+ * - Each fsync handed to an idle thread-pool thread costs the main thread a wake-up of that
+ *   thread (tens of microseconds on a small VM); fsyncs submitted in a burst find the threads
+ *   still busy with the burst and wake only as many as there are threads.
+ *
+ * The durability of each message is unchanged: its promise resolves only after its own fsync.
+ * Creating, writing and closing stay synchronous (from the page cache they take microseconds,
+ * while a thread-pool hand-off costs a wake-up on both sides for each), and creations in one
+ * tmp/ stay one at a time: on ext4 without a journal a creation right after a large expunge
+ * can take a millisecond, and thread-pool workers creating in one directory at once only spin
+ * on its lock.
+ */
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { closeQuietly } from './descriptors.ts';
+import { writeAllSync } from './file-writer.ts';
+import { fsyncDescriptor } from './fsync.ts';
+import { errorCode } from './io-error.ts';
+import type { SyncIoGate } from './sync-io-gate.ts';
+
+/** Larger messages are written through the thread pool: a big copy would hold up the event loop. */
+export const SMALL_FILE_BYTES = 64 * 1024;
+
+interface StagingJob {
+  readonly path: string;
+  readonly data: Uint8Array;
+  readonly mode: number;
+  /** Creates the missing directory (a new Maildir); called at most once per job. */
+  readonly whenMissing: () => Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class StagingWaves {
+  private queued: StagingJob[] = [];
+  private running = false;
+  private scheduled = false;
+
+  /**
+   * `gate` times the creates and writes, so a slow disk sends later messages to the thread
+   * pool; `fsync` is fsync(2) in the thread pool (replaced in tests to watch the waves).
+   */
+  constructor(
+    private readonly gate: SyncIoGate,
+    private readonly fsync: (fd: number) => Promise<void> = fsyncDescriptor,
+  ) {}
+
+  /**
+   * Creates `path` (it must not exist), writes `data` and fsyncs it, in the next wave. On
+   * failure the partial file is removed.
+   */
+  stage(path: string, data: Uint8Array, mode: number, whenMissing: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ path, data, mode, whenMissing, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.scheduled) return;
+    this.scheduled = true;
+    // After the current turn: the messages that arrive together go out together.
+    setImmediate(() => void this.runWave());
+  }
+
+  private async runWave(): Promise<void> {
+    this.scheduled = false;
+    this.running = true;
+    const jobs = this.queued;
+    this.queued = [];
+    try {
+      const written = await Promise.all(jobs.map((job) => this.createAndWrite(job)));
+      await Promise.all(jobs.map((job, i) => (written[i] === undefined ? undefined : this.syncAndClose(job, written[i]))));
+    } finally {
+      this.running = false;
+      if (this.queued.length > 0) this.schedule();
+    }
+  }
+
+  /** The open descriptor of the written file, or undefined when the job already failed. */
+  private async createAndWrite(job: StagingJob): Promise<number | undefined> {
+    let fd: number;
+    try {
+      fd = this.create(job);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') return this.failed(job, error);
+      try {
+        await job.whenMissing();
+        fd = this.create(job);
+      } catch (retryError) {
+        return this.failed(job, retryError);
+      }
+    }
+    try {
+      this.gate.timed(() => writeAllSync(fd, job.data));
+      return fd;
+    } catch (error) {
+      closeQuietly(fd);
+      removeQuietly(job.path);
+      return this.failed(job, error);
+    }
+  }
+
+  private create(job: StagingJob): number {
+    return this.gate.timed(() => openSync(job.path, 'wx', job.mode));
+  }
+
+  private async syncAndClose(job: StagingJob, fd: number): Promise<void> {
+    try {
+      await this.fsync(fd);
+    } catch (error) {
+      closeQuietly(fd);
+      removeQuietly(job.path);
+      job.reject(error);
+      return;
+    }
+    try {
+      closeSync(fd);
+    } catch (error) {
+      removeQuietly(job.path);
+      job.reject(error);
+      return;
+    }
+    job.resolve();
+  }
+
+  private failed(job: StagingJob, error: unknown): undefined {
+    job.reject(error);
+    return undefined;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Nothing to remove, or a removal that fails too: the 36-hour tmp/ sweep gets it.
+  }
+}
