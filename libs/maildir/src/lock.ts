@@ -7,7 +7,7 @@ import { errorCode, isMissing, unavailable } from './io-error.ts';
 import type { MaildirLogger } from './options.ts';
 import { isProcessAlive, ownStartTime, startTimeOf } from './process-start.ts';
 import type { SyncIoGate } from './sync-io-gate.ts';
-import { closeQuietly } from './descriptors.ts';
+import { closeQuietly, removeQuietly } from './descriptors.ts';
 
 /** What a lock file holds: enough to decide whether its holder still lives. */
 export interface LockRecord {
@@ -144,13 +144,9 @@ export class MailboxLock {
     } finally {
       closeQuietly(fd);
     }
-    if (!written) {
-      try {
-        unlinkSync(this.path);
-      } catch {
-        // Left empty: the asynchronous path then sees a lock being written, and refuses for now.
-      }
-    }
+    // If even the removal fails, the lock is left empty: the asynchronous path then sees a lock
+    // being written, and refuses for now.
+    if (!written) removeQuietly(this.path);
     return written;
   }
 

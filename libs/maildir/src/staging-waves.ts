@@ -19,8 +19,8 @@
  * can take a millisecond, and thread-pool workers creating in one directory at once only spin
  * on its lock.
  */
-import { closeSync, openSync, unlinkSync } from 'node:fs';
-import { closeQuietly } from './descriptors.ts';
+import { closeSync, openSync } from 'node:fs';
+import { closeQuietly, removeQuietly } from './descriptors.ts';
 import { writeAllSync } from './file-writer.ts';
 import { fsyncDescriptor } from './fsync.ts';
 import { errorCode } from './io-error.ts';
@@ -135,13 +135,5 @@ export class StagingWaves {
   private failed(job: StagingJob, error: unknown): undefined {
     job.reject(error);
     return undefined;
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Nothing to remove, or a removal that fails too: the 36-hour tmp/ sweep gets it.
   }
 }
