@@ -4,7 +4,7 @@
  * (default profile) into a local Maildir, over plain POP3 and implicit TLS, with keep and delete.
  *
  * Every run: Dovecot's mailbox is refilled (and warmed with one STAT, so Dovecot's index build is
- * not timed), the tool gets a new directory (destination Maildir, UIDL memory; kept until the end
+ * not timed) and settled on disk (see settle()), the tool gets a new directory (destination Maildir, UIDL memory; kept until the end
  * and spread over block groups, see fresh-inodes.ts), the tool runs under
  * /usr/bin/time (wall clock from here; user+sys CPU and peak RSS of the retriever from GNU time),
  * then the destination is verified against the generator's manifest (count + body sha256 + the
@@ -119,6 +119,20 @@ export const retrieverSection: Section = {
         }
       };
 
+      /**
+       * A remote server's mailbox is not on our file system; here it is, so the refill is made
+       * quiet before the clock starts: each message file is read once (relatime stamps the
+       * atime of a file's first read after it was written: the timed run's reads would dirty
+       * 2 000 inodes) and then everything is written back (sync). Otherwise the first tool to
+       * sync the whole file system (mailnode's syncfs) would write back the refill, and a tool
+       * that fsyncs single files never would.
+       */
+      const settle = async (user: string): Promise<void> => {
+        const maildir = dv.maildirOf(user);
+        for (const sub of ['cur', 'new']) for (const name of await readdir(join(maildir, sub))) await readFile(join(maildir, sub, name));
+        if (spawnSync('sync', [], { timeout: 60_000 }).status !== 0) throw new Error('sync before a timed run failed');
+      };
+
       const runsRoot = join(work, 'runs');
       await mkdir(runsRoot, { mode: 0o755 });
       const placement = spreadSubdirectories(runsRoot);
@@ -134,6 +148,7 @@ export const retrieverSection: Section = {
         await dv.refill(set.user, set.messages);
         const before = await serverCount(set.user); // warms Dovecot's index
         if (before !== set.messages.length) throw new Error(`refill of ${set.user}: server has ${before} messages, expected ${set.messages.length}`);
+        await settle(set.user);
         const port = mode === 'tls' ? dv.tlsPort : dv.plainPort;
         const password = `pw-${set.user}`;
         let command: string[];

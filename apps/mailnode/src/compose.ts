@@ -32,6 +32,7 @@ export async function composeNode(config: MailnodeConfig, log: Logger, options: 
       hostname: config.hostname,
       smallMessageBytes: config.message_store.small_message_bytes,
       syncIo: config.message_store.sync_io,
+      syncMethod: config.message_store.sync_method,
       log: log.child({ component: 'maildir' }),
     }),
   });

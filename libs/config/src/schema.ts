@@ -279,6 +279,8 @@ export const configSchema = z.strictObject({
       small_message_bytes: positiveInt(65536, 1024, 16 * 1024 * 1024),
       /** Read small messages on the main thread while that is fast (page cache); N: always the thread pool. */
       sync_io: yesNo(true),
+      /** How staged messages reach the disk: syncfs (one per wave of messages) or fsync (one per file). */
+      sync_method: z.enum(['syncfs', 'fsync']).default('syncfs'),
     })
     .prefault({}),
   pop3server: pop3ServerSchema.prefault({}),

@@ -1,5 +1,5 @@
 export { MaildirStore } from './maildir-store.ts';
-export type { MaildirStoreOptions, MaildirLogger } from './options.ts';
+export type { MaildirStoreOptions, MaildirLogger, SyncMethod } from './options.ts';
 export {
   parseMaildirName,
   newUniqueName,

@@ -15,6 +15,8 @@ import { resolveOptions } from './options.ts';
 import type { MaildirStoreOptions, ResolvedOptions } from './options.ts';
 import { scanMailbox } from './scan.ts';
 import { StagingWaves } from './staging-waves.ts';
+import { sharedFilesystemSync } from './filesystem-sync.ts';
+import { fsyncEach, syncfsWave } from './wave-sync.ts';
 import { syncIoGates, type SyncIoGates } from './sync-io-gate.ts';
 import type { ListedMessage } from './scan.ts';
 import { TmpSweeper } from './tmp-cleanup.ts';
@@ -40,7 +42,7 @@ export class MaildirStore implements MessageStore {
       fileMode: this.options.fileMode,
       createMaildir: (paths) => this.createMaildir(paths),
       syncIo: this.syncIo.metadata,
-      waves: new StagingWaves(this.syncIo.metadata),
+      waves: new StagingWaves(this.syncIo.metadata, this.options.syncMethod === 'syncfs' ? syncfsWave(sharedFilesystemSync(this.options.log)) : fsyncEach()),
     };
   }
 

@@ -6,6 +6,8 @@ export interface MaildirLogger {
   warn(obj: object, msg: string): void;
 }
 
+export type SyncMethod = 'syncfs' | 'fsync';
+
 export interface MaildirStoreOptions {
   /** Directory holding one `<user>/Maildir` per user. */
   readonly root: string;
@@ -18,6 +20,12 @@ export interface MaildirStoreOptions {
    * thread-pool hand-offs that dominate a RETR of a small message; see SyncIoGate. Default true.
    */
   readonly syncIo?: boolean;
+  /**
+   * How staged messages are made durable: 'syncfs' (one syncfs(2) per wave of staged messages,
+   * one disk flush for many files; falls back to 'fsync' where it cannot run) or 'fsync' (one
+   * fsync(2) per file). Default 'syncfs'.
+   */
+  readonly syncMethod?: SyncMethod;
   /** A lock written by another host is stale when its mtime is older than this. Default 10 minutes. */
   readonly foreignLockStaleMs?: number;
   /** Mode of message and lock files. Default 0o600. */
@@ -32,6 +40,7 @@ export interface ResolvedOptions {
   readonly hostname: string;
   readonly smallMessageBytes: number;
   readonly syncIo: boolean;
+  readonly syncMethod: SyncMethod;
   readonly foreignLockStaleMs: number;
   readonly fileMode: number;
   readonly dirMode: number;
@@ -49,6 +58,7 @@ export function resolveOptions(options: MaildirStoreOptions): ResolvedOptions {
     hostname,
     smallMessageBytes: nonNegative('smallMessageBytes', options.smallMessageBytes ?? 65_536),
     syncIo: options.syncIo ?? true,
+    syncMethod: options.syncMethod ?? 'syncfs',
     foreignLockStaleMs: positive('foreignLockStaleMs', options.foreignLockStaleMs ?? 10 * 60_000),
     fileMode: options.fileMode ?? 0o600,
     dirMode: options.dirMode ?? 0o700,

@@ -1,9 +1,10 @@
 /**
  * Group commit for staging small messages: they are written to tmp/ in waves.
  *
- * A wave creates and writes every file queued for it on the main thread, then starts all their
- * fsyncs at once and ends when the last one has; the files queued meanwhile make the next wave.
- * Two costs of staging each message on its own go away:
+ * A wave creates and writes every file queued for it on the main thread, then makes them all
+ * durable at once (WaveSync: one syncfs of their file system, or all their fsyncs together) and
+ * ends when that is done; the files queued meanwhile make the next wave. Two costs of staging
+ * each message on its own go away even with one fsync per file:
  *
  * - Creating a file while fsyncs of files in the same directory are in flight waits for them:
  *   the fsync of a new file also writes its directory (ext4 without a journal syncs the parent),
@@ -12,7 +13,7 @@
  *   thread (tens of microseconds on a small VM); fsyncs submitted in a burst find the threads
  *   still busy with the burst and wake only as many as there are threads.
  *
- * The durability of each message is unchanged: its promise resolves only after its own fsync.
+ * The durability of each message is unchanged: its promise resolves only once it is on disk.
  * Creating, writing and closing stay synchronous (from the page cache they take microseconds,
  * while a thread-pool hand-off costs a wake-up on both sides for each), and creations in one
  * tmp/ stay one at a time: on ext4 without a journal a creation right after a large expunge
@@ -22,9 +23,9 @@
 import { closeSync, openSync } from 'node:fs';
 import { closeQuietly, removeQuietly } from './descriptors.ts';
 import { writeAllSync } from './file-writer.ts';
-import { fsyncDescriptor } from './fsync.ts';
 import { errorCode } from './io-error.ts';
 import type { SyncIoGate } from './sync-io-gate.ts';
+import { fsyncEach, type WaveSync } from './wave-sync.ts';
 
 /** Larger messages are written through the thread pool: a big copy would hold up the event loop. */
 export const SMALL_FILE_BYTES = 64 * 1024;
@@ -46,11 +47,11 @@ export class StagingWaves {
 
   /**
    * `gate` times the creates and writes, so a slow disk sends later messages to the thread
-   * pool; `fsync` is fsync(2) in the thread pool (replaced in tests to watch the waves).
+   * pool; `sync` makes a written wave durable (replaced in tests to watch the waves).
    */
   constructor(
     private readonly gate: SyncIoGate,
-    private readonly fsync: (fd: number) => Promise<void> = fsyncDescriptor,
+    private readonly sync: WaveSync = fsyncEach(),
   ) {}
 
   /**
@@ -77,8 +78,10 @@ export class StagingWaves {
     const jobs = this.queued;
     this.queued = [];
     try {
-      const written = await Promise.all(jobs.map((job) => this.createAndWrite(job)));
-      await Promise.all(jobs.map((job, i) => (written[i] === undefined ? undefined : this.syncAndClose(job, written[i]))));
+      const fds = await Promise.all(jobs.map((job) => this.createAndWrite(job)));
+      const written = jobs.flatMap((job, i) => (fds[i] === undefined ? [] : [{ job, fd: fds[i], path: job.path }]));
+      const outcomes = await this.sync(written);
+      written.forEach(({ job, fd }, i) => this.close(job, fd, outcomes[i]));
     } finally {
       this.running = false;
       if (this.queued.length > 0) this.schedule();
@@ -113,13 +116,12 @@ export class StagingWaves {
     return this.gate.timed(() => openSync(job.path, 'wx', job.mode));
   }
 
-  private async syncAndClose(job: StagingJob, fd: number): Promise<void> {
-    try {
-      await this.fsync(fd);
-    } catch (error) {
+  /** Closes a file the wave synced: staged, or removed when it could not be made durable. */
+  private close(job: StagingJob, fd: number, syncError: unknown): void {
+    if (syncError !== undefined) {
       closeQuietly(fd);
       removeQuietly(job.path);
-      job.reject(error);
+      job.reject(syncError);
       return;
     }
     try {

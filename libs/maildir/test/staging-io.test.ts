@@ -11,6 +11,7 @@ import { createsIn, limitCreates } from '../src/create-limit.ts';
 import { publishFiles, stageFile, type StageContext } from '../src/deliver.ts';
 import { fsyncDirectory } from '../src/fsync.ts';
 import { StagingWaves } from '../src/staging-waves.ts';
+import { fsyncEach } from '../src/wave-sync.ts';
 import { SLOW_SYNC_METADATA_MS, SyncIoGate } from '../src/sync-io-gate.ts';
 import { maildirPaths } from '../src/user-path.ts';
 import { makeTempRoot, removeTempRoot } from './helpers.ts';
@@ -76,7 +77,7 @@ describe('StagingWaves', () => {
       if (!current) waves.push((current = readdirSync(root).sort()));
       await new Promise<void>((resolve) => release.push(resolve));
     };
-    const stager = new StagingWaves(open(), fsync);
+    const stager = new StagingWaves(open(), fsyncEach(fsync));
     const first = ['a', 'b', 'c'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none));
     await until(() => release.length === 3);
     // The first wave's fsyncs are pending: later messages wait, not even created yet.
@@ -98,7 +99,7 @@ describe('StagingWaves', () => {
     const fsync = async (): Promise<void> => {
       if (++calls === 2) throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
     };
-    const stager = new StagingWaves(open(), fsync);
+    const stager = new StagingWaves(open(), fsyncEach(fsync));
     const outcomes = await Promise.allSettled(['a', 'b', 'c'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none)));
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await readdir(root)).sort()).toEqual(['a', 'c']);
