@@ -46,7 +46,7 @@ const FULL: Sizes = { fixedCount: 2000, mixedCount: 300, fixedTimeoutSeconds: 60
 const QUICK: Sizes = { fixedCount: 200, mixedCount: 30, fixedTimeoutSeconds: 30, mixedTimeoutSeconds: 15 };
 
 const DURABILITY: Record<Tool, string> = {
-  mailnode: 'file fsync + dir fsync before DELE',
+  mailnode: 'files synced (syncfs per wave) + dir fsync before DELE',
   mpop: 'file fsync only',
   getmail6: 'file fsync only',
 };
