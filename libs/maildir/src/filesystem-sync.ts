@@ -6,9 +6,9 @@
  *
  * Node has no binding for syncfs, so a small helper process makes the call: Perl (part of
  * every Debian and most Linux installs, Essential on Debian) started once and fed the
- * directories to sync on a pipe. It keeps each directory open, so a write-back error on that
- * file system since it opened it is reported by the next syncfs (Linux 5.8+ errseq), the same
- * guarantee fsync gives for the descriptors we hold.
+ * directories to sync on a pipe. It keeps a descriptor of each file system open, so a write-back
+ * error on that file system since it opened it is reported by the next syncfs (Linux 5.8+
+ * errseq), the same guarantee fsync gives for the descriptors we hold.
  *
  * When the helper cannot run (not Linux, no perl, an unknown CPU architecture, the helper
  * died), `sync` rejects with FilesystemSyncUnavailable and the caller fsyncs each file instead.
@@ -31,26 +31,26 @@ const SYNCFS_SYSCALL: Readonly<Record<string, number>> = {
 
 /**
  * Reads requests from stdin: directory paths, each ended by NUL, the request by an empty path.
- * Answers each request with one line: "0", or "<errno> <path>" for the first failure.
+ * Answers each request with one line: "0", or "<errno> <path>" for the first failure. Keeps one
+ * descriptor per file system (not per directory: a node may deliver to thousands of Maildirs),
+ * opened at its first request, so the write-back errors seen by its syncfs are those since then.
  */
 const HELPER = String.raw`
 use strict; use warnings; use Fcntl;
 $| = 1; $/ = "\0\0";
 my $syncfs = shift;
-my %open;
+my %filesystem;
 while (my $request = <STDIN>) {
   chomp $request;
   my ($errno, $where) = (0, '');
-  my %devices;
+  my %synced;
   for my $dir (split /\0/, $request) {
-    my $fh = $open{$dir};
-    unless ($fh) {
-      unless (sysopen($fh, $dir, O_RDONLY | O_DIRECTORY)) { ($errno, $where) = (0 + $!, $dir); last; }
-      $open{$dir} = $fh;
-    }
+    my $fh;
+    unless (sysopen($fh, $dir, O_RDONLY | O_DIRECTORY)) { ($errno, $where) = (0 + $!, $dir); last; }
     my $device = (stat $fh)[0];
-    next if $devices{$device}++;
-    if (syscall($syncfs, fileno $fh) != 0) { ($errno, $where) = (0 + $!, $dir); last; }
+    next if $synced{$device}++;
+    $filesystem{$device} //= $fh;
+    if (syscall($syncfs, fileno $filesystem{$device}) != 0) { ($errno, $where) = (0 + $!, $dir); last; }
   }
   print "$errno $where\n";
 }

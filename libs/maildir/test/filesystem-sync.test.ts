@@ -59,6 +59,19 @@ describe('FilesystemSync (real syncfs through perl)', () => {
     expect(sync.usable).toBe(true);
   });
 
+  it('holds one descriptor per file system, not per directory: thousands of Maildirs fit a small fd limit', async () => {
+    // The helper under a limit of 32 descriptors, asked for 200 directories.
+    const limited = join(root, 'perl-with-32-fds');
+    await writeFile(limited, '#!/bin/sh\nulimit -n 32 || exit 97\nexec perl "$@"\n');
+    await chmod(limited, 0o755);
+    const sync = helper(recordingLog(), { command: limited });
+    const dirs = Array.from({ length: 200 }, (_, i) => join(root, `user-${i}`));
+    for (const dir of dirs) await mkdir(dir);
+    for (let i = 0; i < dirs.length; i += 20) await sync.sync(dirs.slice(i, i + 20));
+    await sync.sync(dirs);
+    expect(sync.usable).toBe(true);
+  });
+
   it('reports a failing syncfs with its errno (here ENOSYS: a syscall number the kernel does not have)', async () => {
     const sync = helper(recordingLog(), { syscall: 99_999 });
     await expect(sync.sync([root])).rejects.toMatchObject({ code: 'ENOSYS', message: expect.stringContaining('syncfs failed on') });
