@@ -20,7 +20,7 @@ import { DirectorySink } from './sinks/directory-sink.ts';
 import { MaildirSink } from './sinks/maildir-sink.ts';
 import { SmtpSink } from './sinks/smtp-sink.ts';
 import { DomainWideSink, type DomainWideState } from './sinks/domainwide-sink.ts';
-import { MaildirStore } from '@mailnode/maildir';
+import { MaildirStore, type SyncMethod } from '@mailnode/maildir';
 import type { ConnectionOptions } from 'node:tls';
 
 export interface SessionDependencies {
@@ -31,6 +31,8 @@ export interface SessionDependencies {
   readonly transcript: Transcript;
   readonly audit: AuditLog;
   readonly hostname?: string;
+  /** message_store.sync_method, for the stores this session opens itself (domain-wide duds). */
+  readonly syncMethod?: SyncMethod;
 }
 
 export type DeliveryMode = 'maildir' | 'directory' | 'smtp' | 'domainwide';
@@ -91,7 +93,7 @@ function sinkFor(client: RetrieverClientConfig, deps: SessionDependencies, optio
         clientId: client.id,
         settings,
         store: deps.store,
-        duds: new MaildirStore({ root: settings.duds, hostname: deps.hostname, log }),
+        duds: new MaildirStore({ root: settings.duds, hostname: deps.hostname, syncMethod: deps.syncMethod, log }),
         directory: deps.directory,
         spoolDir: join(deps.settings.uidl_dir, 'spool', client.id),
         state: options.domainwide ?? { consecutiveDuds: 0 },

@@ -47,7 +47,7 @@ export class Retriever {
     @inject(OWN_LISTENERS) private readonly ownListeners: OwnListenerSet,
   ) {
     this.audit = new AuditLog(config.pop3download.audit);
-    this.deps = { settings: config.pop3download, store, directory, log, transcript, audit: this.audit, hostname: config.hostname };
+    this.deps = { settings: config.pop3download, store, directory, log, transcript, audit: this.audit, hostname: config.hostname, syncMethod: config.message_store.sync_method };
     this.slots = new ProcessSlots(config.pop3download.processes);
     for (const client of this.clients) this.records.set(client.id, new ClientRecord(client, serverOf(client)));
   }
