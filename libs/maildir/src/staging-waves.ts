@@ -80,7 +80,10 @@ export class StagingWaves {
     try {
       const fds = await Promise.all(jobs.map((job) => this.createAndWrite(job)));
       const written = jobs.flatMap((job, i) => (fds[i] === undefined ? [] : [{ job, fd: fds[i], path: job.path }]));
-      const outcomes = await this.sync(written);
+      const outcomes = await this.sync(written).then(
+        (each) => (each.length === written.length ? each : written.map(() => new Error('wave sync answered for the wrong number of files'))),
+        (error: unknown) => written.map(() => error),
+      );
       written.forEach(({ job, fd }, i) => this.close(job, fd, outcomes[i]));
     } finally {
       this.running = false;

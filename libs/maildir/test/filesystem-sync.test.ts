@@ -191,6 +191,16 @@ describe('StagingWaves with a wave sync', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
+  it('a wave sync that throws, or answers for too few files, fails the wave instead of staging it', async () => {
+    const broken: WaveSync[] = [async () => Promise.reject(new Error('bug')), async (wave) => wave.slice(1).map(() => undefined)];
+    for (const sync of broken) {
+      const stager = new StagingWaves(gate(), sync);
+      const outcomes = await Promise.allSettled(['a', 'b'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none)));
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      expect(await readdir(root)).toEqual([]);
+    }
+  });
+
   it('stages through the real helper', async () => {
     const stager = new StagingWaves(gate(), syncfsWave(helper(recordingLog())));
     await Promise.all(['a', 'b', 'c'].map((name) => stager.stage(join(root, name), Buffer.from(name), 0o600, none)));
