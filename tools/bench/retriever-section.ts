@@ -4,10 +4,10 @@
  * (default profile) into a local Maildir, over plain POP3 and implicit TLS, with keep and delete.
  *
  * Every run: Dovecot's mailbox is refilled (and warmed with one STAT, so Dovecot's index build is
- * not timed) and settled on disk (see settle()), the tool gets a new directory (destination Maildir, UIDL memory; kept until the end
- * and spread over block groups, see fresh-inodes.ts), the tool runs under
- * /usr/bin/time (wall clock from here; user+sys CPU and peak RSS of the retriever from GNU time),
- * then the destination is verified against the generator's manifest (count + body sha256 + the
+ * not timed) and settled on disk (see settle()), the tool gets a new directory (destination
+ * Maildir, UIDL memory; kept until the end and spread over block groups, see fresh-inodes.ts),
+ * the tool runs under /usr/bin/time (wall clock from here; user+sys CPU and peak RSS of the
+ * retriever from GNU time), then the destination is verified against the generator's manifest (count + body sha256 + the
  * original header block) and the server's remaining count is checked (N after keep, 0 after delete).
  *
  * Runs (one each; ratios from one run are what count on a shared machine):

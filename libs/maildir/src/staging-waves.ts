@@ -55,8 +55,8 @@ export class StagingWaves {
   ) {}
 
   /**
-   * Creates `path` (it must not exist), writes `data` and fsyncs it, in the next wave. On
-   * failure the partial file is removed.
+   * Creates `path` (it must not exist), writes `data` and makes it durable, in the next wave.
+   * On failure the partial file is removed.
    */
   stage(path: string, data: Uint8Array, mode: number, whenMissing: () => Promise<void>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
