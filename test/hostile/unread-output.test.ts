@@ -20,16 +20,22 @@ const STUCK = 4;
 /** What the stuck sessions may add to the server's RSS, all together (they asked for 4 × 50 MB). */
 const RSS_GROWTH_BOUND = 64 * MiB;
 
+/** Small messages (read and answered within each RETR's turn): 1 500 × 60 KB asked, ~90 MB. */
+const SMALL_MESSAGES = 1500;
+const SMALL_MESSAGE_SIZE = 60_000;
+
 const stuckUsers = makeUsers(STUCK, 'stuck');
+const smallUser = { name: 'smalls', password: 'pw-smalls' };
 const reader = { name: 'reader', password: 'pw-reader' };
 let node: MailnodeProcess;
 
 beforeAll(async () => {
   node = await startMailnode({
-    users: usersFile([...stuckUsers, reader]),
+    users: usersFile([...stuckUsers, reader, smallUser]),
     config: { pop3server: { timeout: `${TIMEOUT_MS}ms` } },
   });
   await fillMailboxes(node.mailRoot, [...stuckUsers, reader], MESSAGES, MESSAGE_SIZE);
+  await fillMailboxes(node.mailRoot, [smallUser], SMALL_MESSAGES, SMALL_MESSAGE_SIZE);
 }, 60_000);
 afterEach(() => destroyAllSockets());
 afterAll(() => stopAllMailnodes());
@@ -95,6 +101,24 @@ describe('clients that never read their output', () => {
     );
     expect(servedMs).toBeLessThan(5000);
     expect(releasedAfter).toBeGreaterThanOrEqual(TIMEOUT_MS - 200);
+    expect(peak - before, `RSS ${mib(before)} -> ${mib(peak)}`).toBeLessThan(RSS_GROWTH_BOUND);
+    await expectServesNormally(node, reader.name, reader.password);
+  });
+
+  it(`${SMALL_MESSAGES} pipelined RETRs of small messages, one by one, never read: RSS bounded`, { timeout: 30_000 }, async () => {
+    // `RETR 0n` (a leading zero is a valid number) keeps the lines out of RETR runs: each RETR is
+    // answered within its own turn (sendMessageNow), which must stop reading input once the
+    // socket's buffer is full.
+    const before = rssBytes(node.pid);
+    const watch = watchRss(node.pid);
+    const client = await Pop3Socket.connect(node.ports.pop3);
+    expect(await loginUserPass(client, smallUser.name, smallUser.password)).toMatch(/^\+OK Logged in, 1500 messages/);
+    client.pause();
+    client.write(Array.from({ length: SMALL_MESSAGES }, (_, i) => `RETR 0${i + 1}\r\n`).join(''));
+    await sleep(2000);
+    const peak = watch.stop();
+    console.log(`unread small RETRs: ${mib(SMALL_MESSAGES * SMALL_MESSAGE_SIZE)} asked, RSS before ${mib(before)}, peak ${mib(peak)}`);
+    client.destroy();
     expect(peak - before, `RSS ${mib(before)} -> ${mib(peak)}`).toBeLessThan(RSS_GROWTH_BOUND);
     await expectServesNormally(node, reader.name, reader.password);
   });

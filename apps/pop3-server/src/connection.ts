@@ -118,6 +118,12 @@ export class Pop3Connection implements SessionIO {
     }
   }
 
+  sendMessageNow(status: string, data: Buffer, options: WireOptions): void {
+    if (this.closed) return;
+    this.options.transcript.server(this.options.id, firstLine(status));
+    if (!this.socket.write(encodeMessage(data, options, status))) this.blockInputUntilDrained();
+  }
+
   async flush(): Promise<void> {
     this.releaseHeld();
     if (this.closed || this.socket.destroyed) throw new Error('connection closed');

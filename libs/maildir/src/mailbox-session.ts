@@ -51,7 +51,7 @@ export class MaildirMailboxSession implements MailboxSession {
     this.assertOpen();
     const entry = this.entry(index);
     if (entry.size <= this.options.smallMessageBytes && this.options.syncIo.open) {
-      const data = this.readNow(entry);
+      const data = this.readSync(entry);
       if (data) {
         this.lastRead = index;
         return { kind: 'buffer', data };
@@ -71,15 +71,29 @@ export class MaildirMailboxSession implements MailboxSession {
     return { kind: 'reader', reader: new FileMessageReader(handle, this.options.syncIo, (error) => unavailable(`cannot read message ${entry.uidl}`, error)) };
   }
 
+  readNow(index: number): Buffer | undefined {
+    const entry = this.listed[index];
+    if (this.closed || entry === undefined || entry.size > this.options.smallMessageBytes || !this.options.syncIo.open) return undefined;
+    let data: Buffer | undefined;
+    try {
+      data = this.readSync(entry);
+    } catch {
+      return undefined;
+    }
+    if (data) this.lastRead = index;
+    return data;
+  }
+
   /**
    * The synchronous read of a small message (see SyncIoGate); undefined when the file is not
    * where the listing saw it, which the asynchronous path sorts out.
    */
-  private readNow(entry: ListedMessage): Buffer | undefined {
+  private readSync(entry: ListedMessage): Buffer | undefined {
     return this.options.syncIo.timed(() => {
       let fd: number;
       try {
-        fd = openSync(join(this.paths.cur, entry.name), 'r');
+        // Concatenated, not join()ed: both parts are clean, and this runs once per RETR.
+        fd = openSync(`${this.paths.cur}/${entry.name}`, 'r');
       } catch (error) {
         if (isMissing(error)) return undefined;
         throw unavailable(`cannot read message ${entry.uidl}`, error);

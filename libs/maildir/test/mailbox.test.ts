@@ -200,6 +200,27 @@ describe.each([
     await session.release();
   });
 
+  it('readNow: a small message at once while synchronous reads are allowed; undefined otherwise', async () => {
+    const small = new MaildirStore({ root, hostname: 'mx.test', smallMessageBytes: 100, syncIo });
+    await small.deliver('nia', b('short\n'));
+    await small.deliver('nia', b('x'.repeat(300)));
+    await small.deliver('nia', b('moved away\n'));
+    const session = await small.openMailbox('nia');
+    const cur = join(maildirOf(root, 'nia'), 'cur');
+    const byName = await namesIn(cur);
+    // Another MUA renamed message 3 (a flag change): readNow leaves it to read(), which finds it.
+    const third = byName.find((name) => name.includes(',S=11,'))!;
+    await rename(join(cur, third), join(cur, `${third}S`));
+    if (syncIo) expect(session.readNow(0)?.toString()).toBe('short\n');
+    else expect(session.readNow(0)).toBeUndefined();
+    expect(session.readNow(1)).toBeUndefined();
+    expect(session.readNow(2)).toBeUndefined();
+    expect((await contentBytes(await session.read(2))).toString()).toBe('moved away\n');
+    expect(session.readNow(3)).toBeUndefined();
+    await session.release();
+    expect(session.readNow(0)).toBeUndefined();
+  });
+
   it('rejects indexes out of range', async () => {
     const session = await store.openMailbox('hal');
     await expect(session.read(0)).rejects.toBeInstanceOf(RangeError);

@@ -37,6 +37,12 @@ export interface MailboxSession {
   readonly messages: readonly StoredMessage[];
   /** Read message `index` (0-based). Throws MessageGoneError if another program removed it. */
   read(index: number): Promise<MessageContent>;
+  /**
+   * Message `index` read at once, when that costs next to nothing (a small file on a file
+   * system answering fast); undefined when not, or on any trouble: read() then reads it and
+   * reports what went wrong. A POP3 server answers a lock-step RETR within its turn this way.
+   */
+  readNow(index: number): Buffer | undefined;
   /** Remove the given messages (0-based indexes) as one commit, then release the lock. */
   commit(deleted: ReadonlySet<number>): Promise<CommitResult>;
   /** Release the lock without deleting anything (dropped connection, shutdown). Idempotent. */

@@ -12,7 +12,7 @@ import { capabilities } from './capabilities.ts';
 import { totals } from './commands/maildrop.ts';
 import { resolveTransfer, transactionCommands, type TransactionHandler, type TransactionVerb } from './commands/transaction-commands.ts';
 import { continueSasl, startSasl } from './sasl-exchange.ts';
-import { transferSteps } from './transfer.ts';
+import { transferNow, transferSteps } from './transfer.ts';
 import type { CommandEvent, SessionContext, SessionEffects, SessionEvent, SessionInput } from './session-types.ts';
 import type { AuthType } from '@mailnode/config';
 
@@ -196,12 +196,26 @@ export const pop3ServerMachine = setup({
       const found = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args);
       if ('reply' in found) context.io.write(found.reply);
     },
+    // A lock-step RETR of a small message: answered within this transition, no state change and
+    // no promise hops (together they cost more than reading and sending 4 KiB). When the store
+    // cannot read the message at once, the command goes the `sending` way; self.send is taken
+    // before any later command, as the mailbox of this actor is still being processed.
+    sendAtOnce: ({ context, event, self }) => {
+      const step = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args) as { index: number; bodyLines?: number };
+      const wire = step.bodyLines === undefined ? context.wire : { ...context.wire, bodyLines: step.bodyLines };
+      if (!transferNow(context.io, context.mailbox!, step.index, wire)) {
+        self.send({ type: 'TRANSFER_LATER', command: command(event) });
+        return;
+      }
+      if (step.bodyLines === undefined) (context.retrieved as Set<number>).add(step.index);
+    },
     startTransfer: ({ context, event, self }) => {
       // The plan comes from the event that entered `sending`: no context copy per RETR.
+      const later = (event as Extract<SessionEvent, { type: 'TRANSFER_LATER' }>).command;
       const steps =
         event.type === 'RETR_RUN'
           ? event.items.map((args) => resolveTransfer(context, 'RETR', args))
-          : [resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)];
+          : [resolveTransfer(context, later.type as 'RETR' | 'TOP', later.args)];
       const report = (done: SessionEvent) => {
         if (self.getSnapshot().status === 'active') self.send(done);
       };
@@ -387,9 +401,10 @@ export const pop3ServerMachine = setup({
             RSET: { actions: 'runTransactionCommand' },
             NOOP: { actions: 'runTransactionCommand' },
             CAPA: { actions: 'replyCapa' },
-            RETR: [{ guard: 'transferFound', target: 'sending' }, { actions: 'replyTransferError' }],
+            RETR: [{ guard: 'transferFound', actions: 'sendAtOnce' }, { actions: 'replyTransferError' }],
+            TOP: [{ guard: 'transferFound', actions: 'sendAtOnce' }, { actions: 'replyTransferError' }],
             RETR_RUN: { target: 'sending' },
-            TOP: [{ guard: 'transferFound', target: 'sending' }, { actions: 'replyTransferError' }],
+            TRANSFER_LATER: { target: 'sending' },
             QUIT: '#pop3-server-session.update',
           },
         },

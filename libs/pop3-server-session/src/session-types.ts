@@ -19,6 +19,11 @@ export interface SessionIO {
    * together with the next ones; flush() sends whatever is held.
    */
   sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void>;
+  /**
+   * Writes the status line and a whole message already read, encoded, with whatever replies are
+   * pending; backpressure as for write(). The answer to a RETR within its turn.
+   */
+  sendMessageNow(status: string, data: Buffer, options: WireOptions): void;
   /** Sends what sendMessage held back; resolves once the socket can take more. */
   flush(): Promise<void>;
   /** Answer already sent; upgrade the socket, dropping any plaintext the client pipelined. */
@@ -103,6 +108,8 @@ export type SessionEvent =
    * (the connection batches them); answered in order exactly as the single commands would be.
    */
   | { readonly type: 'RETR_RUN'; readonly items: readonly (readonly string[])[] }
+  /** A RETR or TOP the session could not answer at once (readNow said no): the slow way. */
+  | { readonly type: 'TRANSFER_LATER'; readonly command: CommandEvent }
   /** `sent`: indexes of the messages sent in full by RETR (not TOP), for expire 0. */
   | { readonly type: 'TRANSFER_DONE'; readonly sent: readonly number[] }
   | { readonly type: 'TRANSFER_FAILED'; readonly error: unknown }

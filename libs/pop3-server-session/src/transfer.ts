@@ -30,6 +30,20 @@ export async function transferSteps(io: SessionIO, mailbox: MailboxSession, step
 
 export async function transferMessage(io: SessionIO, mailbox: MailboxSession, index: number, options: WireOptions): Promise<void> {
   const content = await mailbox.read(index);
-  const status = options.bodyLines === undefined ? okLine(`${mailbox.messages[index]!.wireSize} octets`) : okLine('Top of message follows');
-  await io.sendMessage(status, content, options);
+  await io.sendMessage(transferStatus(mailbox, index, options.bodyLines), content, options);
+}
+
+/**
+ * Answers a RETR or TOP at once if the store can read the message at once (see readNow);
+ * false when it cannot, and nothing was sent.
+ */
+export function transferNow(io: SessionIO, mailbox: MailboxSession, index: number, wire: WireOptions): boolean {
+  const data = mailbox.readNow(index);
+  if (data === undefined) return false;
+  io.sendMessageNow(transferStatus(mailbox, index, wire.bodyLines), data, wire);
+  return true;
+}
+
+function transferStatus(mailbox: MailboxSession, index: number, bodyLines: number | undefined): string {
+  return bodyLines === undefined ? okLine(`${mailbox.messages[index]!.wireSize} octets`) : okLine('Top of message follows');
 }

@@ -269,6 +269,29 @@ describe('TRANSACTION and UPDATE', () => {
     expect(session.calls.commit).toEqual([[0, 2]]);
   });
 
+  it('answers RETR and TOP within the command\'s turn when the store reads at once, with no state change', async () => {
+    const session = await loggedIn({ expire: 0 });
+    session.states.length = 0;
+    expect(await session.send('RETR 1')).toBe('+OK 23 octets\r\nSubject: one\r\n\r\nfirst\r\n.\r\n');
+    expect(await session.send('TOP 3 0')).toBe('+OK Top of message follows\r\nSubject: three\r\n\r\n.\r\n');
+    expect(session.io.sends).toEqual(['now', 'now']);
+    expect(session.states.some((state) => state.includes('sending'))).toBe(false);
+    await session.send('QUIT');
+    expect(session.calls.commit).toEqual([[0]]);
+  });
+
+  it('goes the sending way, with the same replies, when the store cannot read at once', async () => {
+    const session = await loggedIn({ expire: 0, noReadNow: true });
+    session.states.length = 0;
+    expect(await session.send('RETR 1')).toBe('+OK 23 octets\r\nSubject: one\r\n\r\nfirst\r\n.\r\n');
+    expect(await session.send('TOP 3 0')).toBe('+OK Top of message follows\r\nSubject: three\r\n\r\n.\r\n');
+    expect(await session.send('NOOP')).toBe('+OK\r\n');
+    expect(session.io.sends).toEqual(['later', 'later']);
+    expect(session.states.filter((state) => state.includes('sending'))).toHaveLength(2);
+    await session.send('QUIT');
+    expect(session.calls.commit).toEqual([[0]]);
+  });
+
   it('answers a pipelined RETR run in order, bad numbers inline, and marks what RETR sent for expire 0', async () => {
     const session = await loggedIn({ expire: 0 });
     session.raw({ type: 'RETR_RUN', items: [['1'], ['9'], ['3'], ['x']] });

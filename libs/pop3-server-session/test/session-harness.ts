@@ -24,9 +24,16 @@ export class FakeIO implements SessionIO {
   write(text: string) {
     this.out.push(text);
   }
+  /** How each message went out: 'now' (within the command's turn) or 'later' (through sending). */
+  sends: ('now' | 'later')[] = [];
   async sendMessage(status: string, content: MessageContent, options: WireOptions) {
     if (content.kind !== 'buffer') throw new Error('test store returns buffers');
+    this.sends.push('later');
     this.out.push(status + encodeMessage(content.data, options).toString('latin1'));
+  }
+  sendMessageNow(status: string, data: Buffer, options: WireOptions) {
+    this.sends.push('now');
+    this.out.push(status + encodeMessage(data, options).toString('latin1'));
   }
   flushes = 0;
   async flush() {
@@ -57,6 +64,8 @@ export interface HarnessOptions {
   authError?: Error;
   badCommands?: number;
   authFailures?: number;
+  /** The store cannot read at once (readNow answers undefined): every RETR goes the slow way. */
+  noReadNow?: boolean;
 }
 
 /** Alice's password is pw-alice; bob's stored secret is a hash (APOP/CRAM unavailable). */
@@ -90,6 +99,7 @@ export function startSession(options: HarnessOptions = {}) {
     user: 'alice',
     messages,
     read: async (index) => ({ kind: 'buffer', data: Buffer.from(options.messages![index]!.body) }),
+    readNow: (index) => (options.noReadNow ? undefined : Buffer.from(options.messages![index]!.body)),
     commit: async (deleted) => {
       calls.commit.push([...deleted].sort((a, b) => a - b));
       return { deleted: deleted.size, missing: 0 };
