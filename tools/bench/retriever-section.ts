@@ -10,14 +10,16 @@
  * retriever from GNU time), then the destination is verified against the generator's manifest (count + body sha256 + the
  * original header block) and the server's remaining count is checked (N after keep, 0 after delete).
  *
- * Runs (one each; ratios from one run are what count on a shared machine):
+ * Runs (one each; ratios from one run are what count on a shared machine), on each destination
+ * file system: a journaled ext4 made for the bench (journaled-fs.ts; when root) and the file
+ * system of the temp dir:
  *   fixed4k 2 000 x 4 KiB: {mailnode, mpop, getmail6} x {plain, TLS} x {keep, delete}
  *   mixed 300 messages (~49 MB): {mailnode, mpop}, plain, keep
  * getmail6 refuses to deliver as root: as root it runs as the system user `mailnode-peer`
  * (setpriv, which execs, so GNU time's child is getmail itself), its files owned by that user.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +29,23 @@ import { isAlive } from '../../test/harness/proc-stats.ts';
 import { ensureSystemUser, isRoot, PEER_USER } from '../../test/harness/system-user.ts';
 import { onCleanup } from './cleanup.ts';
 import { freshRunDirectory, spreadSubdirectories } from './fresh-inodes.ts';
+import { journaledFsUnavailableReason, mountJournaledExt4 } from './journaled-fs.ts';
 import { Pop3Conn } from './pop3-load.ts';
 import type { BenchContext, Row, Section, SectionResult } from './report.ts';
 
 type Tool = 'mailnode' | 'mpop' | 'getmail6';
 type Mode = 'plain' | 'tls';
 type Action = 'keep' | 'delete';
+
+/** Where the runs write: a file system, and a directory on it for the runs' directories. */
+interface Destination {
+  /** Short name for labels and table rows. */
+  readonly name: string;
+  readonly describe: string;
+  readonly runsRoot: string;
+  /** How runs' directories are placed (fresh-inodes.ts). */
+  placement: string;
+}
 
 interface Sizes {
   fixedCount: number;
@@ -53,6 +66,7 @@ const DURABILITY: Record<Tool, string> = {
 
 interface RunResult {
   tool: Tool;
+  fs: string;
   set: 'fixed4k' | 'mixed';
   mode: Mode;
   action: Action;
@@ -92,6 +106,7 @@ export const retrieverSection: Section = {
     const asPeer = isRoot() ? ['setpriv', `--reuid=${peer.uid}`, `--regid=${peer.gid}`, '--init-groups'] : [];
     let dovecot: DovecotInstance | undefined;
     let unregisterDovecot = () => {};
+    const unmounts: (() => Promise<void>)[] = [];
     try {
       log(`generating mail: fixed4k x ${sizes.fixedCount}, mixed x ${sizes.mixedCount}`);
       const fixed = fixed4k(sizes.fixedCount, 1);
@@ -133,18 +148,28 @@ export const retrieverSection: Section = {
         if (spawnSync('sync', [], { timeout: 60_000 }).status !== 0) throw new Error('sync before a timed run failed');
       };
 
-      const runsRoot = join(work, 'runs');
-      await mkdir(runsRoot, { mode: 0o755 });
-      const placement = spreadSubdirectories(runsRoot);
-      log(placement);
+      const destinations: Destination[] = [];
+      const noJournaledFs = journaledFsUnavailableReason();
+      if (noJournaledFs) log(`destinations on the temp dir's file system only; no journaled ext4: ${noJournaledFs}`);
+      else {
+        const journaled = await mountJournaledExt4(work);
+        unmounts.push(() => journaled.unmount());
+        destinations.push({ name: 'ext4+journal', describe: journaled.describe, runsRoot: join(journaled.dir, 'runs'), placement: '' });
+      }
+      destinations.push({ name: 'root fs', describe: describeFilesystem(work), runsRoot: join(work, 'runs'), placement: '' });
+      for (const destination of destinations) {
+        await mkdir(destination.runsRoot, { mode: 0o755 });
+        destination.placement = spreadSubdirectories(destination.runsRoot);
+        log(`${destination.name}: ${destination.describe}; ${destination.placement}`);
+      }
       const placements: string[] = [];
 
       const results: RunResult[] = [];
-      const runOne = async (tool: Tool, setName: 'fixed4k' | 'mixed', mode: Mode, action: Action): Promise<RunResult> => {
+      const runOne = async (destination: Destination, tool: Tool, setName: 'fixed4k' | 'mixed', mode: Mode, action: Action): Promise<RunResult> => {
         const set = sets[setName];
         const label = `${tool}-${setName}-${mode}-${action}`;
-        const { dir, createMicros, skipped } = freshRunDirectory(runsRoot, label);
-        placements.push(`${label} ${createMicros.toFixed(0)} us${skipped ? ` (${skipped} slow skipped)` : ''}`);
+        const { dir, createMicros, skipped } = freshRunDirectory(destination.runsRoot, label);
+        placements.push(`${destination.name} ${label} ${createMicros.toFixed(0)} us${skipped ? ` (${skipped} slow skipped)` : ''}`);
         await dv.refill(set.user, set.messages);
         const before = await serverCount(set.user); // warms Dovecot's index
         if (before !== set.messages.length) throw new Error(`refill of ${set.user}: server has ${before} messages, expected ${set.messages.length}`);
@@ -152,7 +177,7 @@ export const retrieverSection: Section = {
         const port = mode === 'tls' ? dv.tlsPort : dv.plainPort;
         const password = `pw-${set.user}`;
         let command: string[];
-        let destination: string;
+        let target: string;
         if (tool === 'mailnode') {
           const passwordFile = join(dir, 'password');
           await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
@@ -198,10 +223,10 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
           );
           const prof = ctx.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`, `--cpu-prof-name=retriever-${label}.cpuprofile`] : [];
           command = [process.execPath, ...prof, join(ctx.repoRoot, 'apps/mailnode'), 'fetch', '--once', '--config', configFile];
-          destination = join(dir, 'mail');
+          target = join(dir, 'mail');
         } else if (tool === 'mpop') {
-          destination = join(dir, 'Maildir');
-          await makeMaildir(destination);
+          target = join(dir, 'Maildir');
+          await makeMaildir(target);
           const rc = join(dir, 'mpoprc');
           await writeFile(
             rc,
@@ -214,7 +239,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
               `user ${set.user}`,
               `password ${password}`,
               'auth user',
-              `delivery maildir ${destination}`,
+              `delivery maildir ${target}`,
               `uidls_file ${join(dir, 'mpop-uidls')}`,
               'only_new off',
               'received_header off',
@@ -225,8 +250,8 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
           );
           command = ['mpop', '-q', '-C', rc, 'bench'];
         } else {
-          destination = join(dir, 'Maildir');
-          await makeMaildir(destination);
+          target = join(dir, 'Maildir');
+          await makeMaildir(target);
           const rc = join(dir, 'getmailrc');
           await writeFile(
             rc,
@@ -239,7 +264,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
               `password = ${password}`,
               '[destination]',
               'type = Maildir',
-              `path = ${destination}/`,
+              `path = ${target}/`,
               '[options]',
               'verbose = 0',
               'read_all = true',
@@ -249,7 +274,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
             ].join('\n'),
             { mode: 0o600 },
           );
-          if (isRoot()) for (const path of [dir, rc, destination, ...['tmp', 'new', 'cur'].map((s) => join(destination, s))]) await chown(path, peer.uid, peer.gid);
+          if (isRoot()) for (const path of [dir, rc, target, ...['tmp', 'new', 'cur'].map((sub) => join(target, sub))]) await chown(path, peer.uid, peer.gid);
           command = [...asPeer, 'env', `HOME=${dir}`, 'getmail', `--rcfile=${rc}`, `--getmaildir=${dir}`, '-q'];
         }
 
@@ -260,7 +285,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
         const timeText = (await readFile(timeFile, 'utf8').catch(() => '')).trim().split('\n').pop() ?? '';
         const [user, sys, maxRss] = timeText.split(' ').map(Number);
         const output = await readFile(outFile, 'utf8').catch(() => '');
-        const maildir = tool === 'mailnode' ? await findMaildir(destination) : destination;
+        const maildir = tool === 'mailnode' ? await findMaildir(target) : target;
         let verify: string;
         let verified = false;
         if (!maildir) verify = 'no Maildir written';
@@ -284,6 +309,7 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
         const bytes = totalBytes(set.messages);
         const result: RunResult = {
           tool,
+          fs: destination.name,
           set: setName,
           mode,
           action,
@@ -301,53 +327,56 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
           serverLeft,
           outputTail: output.trim().split('\n').slice(-5).join('\n'),
         };
-        log(`${label}: ${result.seconds} s, ${result.msgsPerSecond} msgs/s, ${result.mbPerSecond} MB/s, CPU ${result.cpuSeconds} s, RSS ${result.peakRssMb} MB, ${verify}`);
-        if (!verified && result.outputTail) log(`${label} output: ${result.outputTail}`);
+        log(`${destination.name} ${label}: ${result.seconds} s, ${result.msgsPerSecond} msgs/s, ${result.mbPerSecond} MB/s, CPU ${result.cpuSeconds} s, RSS ${result.peakRssMb} MB, ${verify}`);
+        if (!verified && result.outputTail) log(`${destination.name} ${label} output: ${result.outputTail}`);
         return result;
       };
 
       const tools: Tool[] = ['mailnode', 'mpop', 'getmail6'];
-      for (const mode of ['plain', 'tls'] as const) {
-        for (const action of ['keep', 'delete'] as const) {
-          for (const tool of tools) results.push(await runOne(tool, 'fixed4k', mode, action));
+      for (const destination of destinations) {
+        for (const mode of ['plain', 'tls'] as const) {
+          for (const action of ['keep', 'delete'] as const) {
+            for (const tool of tools) results.push(await runOne(destination, tool, 'fixed4k', mode, action));
+          }
         }
+        for (const tool of ['mailnode', 'mpop'] as const) results.push(await runOne(destination, tool, 'mixed', 'plain', 'keep'));
       }
-      for (const tool of ['mailnode', 'mpop'] as const) results.push(await runOne(tool, 'mixed', 'plain', 'keep'));
 
       await dv.stop();
       unregisterDovecot();
       dovecot = undefined;
 
       // ---- table --------------------------------------------------------------------------------
-      const find = (tool: Tool, set: string, mode: Mode, action: Action) => results.find((r) => r.tool === tool && r.set === set && r.mode === mode && r.action === action);
+      const find = (fs: string, tool: Tool, set: string, mode: Mode, action: Action) =>
+        results.find((r) => r.fs === fs && r.tool === tool && r.set === set && r.mode === mode && r.action === action);
       const detail = (r: RunResult | undefined) =>
         r ? `${r.verified ? '' : `${r.msgsPerSecond} msgs/s, `}${r.seconds.toFixed(2)} s, ${r.mbPerSecond.toFixed(2)} MB/s, ${r.peakRssMb ?? '?'} MB RSS, ${r.cpuSeconds ?? '?'} s CPU, ${r.verified ? 'verified' : r.verify}` : 'not run';
       // A failed run (verification, server count, exit status or timeout) has no value: no ratio, the failure is in the cell.
       const value = (r: RunResult | undefined) => (r?.verified ? r.msgsPerSecond : null);
       const rows: Row[] = [];
-      for (const peerTool of ['mpop', 'getmail6'] as const) {
-        for (const mode of ['plain', 'tls'] as const) {
-          for (const action of ['keep', 'delete'] as const) {
-            const m = find('mailnode', 'fixed4k', mode, action);
-            const p = find(peerTool, 'fixed4k', mode, action);
-            const isAim = peerTool === 'mpop' && mode === 'plain' && action === 'delete';
-            rows.push({
-              metric: `vs ${peerTool}: ${sizes.fixedCount} x 4 KiB ${mode} ${action}, msgs/s`,
-              mailnode: value(m),
-              peer: value(p),
-              mailnodeDetail: detail(m),
-              peerDetail: `${peerTool}: ${detail(p)}`,
-              digits: 0,
-              ...(isAim ? { aim: { text: '>= 1.5x mpop', check: (r: number) => r >= 1.5 } } : {}),
-            });
+      for (const { name: fs } of destinations) {
+        for (const peerTool of ['mpop', 'getmail6'] as const) {
+          for (const mode of ['plain', 'tls'] as const) {
+            for (const action of ['keep', 'delete'] as const) {
+              const m = find(fs, 'mailnode', 'fixed4k', mode, action);
+              const p = find(fs, peerTool, 'fixed4k', mode, action);
+              const isAim = peerTool === 'mpop' && mode === 'plain' && action === 'delete';
+              rows.push({
+                metric: `${fs}: vs ${peerTool}: ${sizes.fixedCount} x 4 KiB ${mode} ${action}, msgs/s`,
+                mailnode: value(m),
+                peer: value(p),
+                mailnodeDetail: detail(m),
+                peerDetail: `${peerTool}: ${detail(p)}`,
+                digits: 0,
+                ...(isAim ? { aim: { text: '>= 1.5x mpop', check: (r: number) => r >= 1.5 } } : {}),
+              });
+            }
           }
         }
-      }
-      {
-        const m = find('mailnode', 'mixed', 'plain', 'keep');
-        const p = find('mpop', 'mixed', 'plain', 'keep');
+        const m = find(fs, 'mailnode', 'mixed', 'plain', 'keep');
+        const p = find(fs, 'mpop', 'mixed', 'plain', 'keep');
         rows.push({
-          metric: `vs mpop: mixed ${sizes.mixedCount} msgs ${(totalBytes(mix) / 1e6).toFixed(1)} MB plain keep, MB/s`,
+          metric: `${fs}: vs mpop: mixed ${sizes.mixedCount} msgs ${(totalBytes(mix) / 1e6).toFixed(1)} MB plain keep, MB/s`,
           mailnode: m?.verified ? m.mbPerSecond : null,
           peer: p?.verified ? p.mbPerSecond : null,
           mailnodeDetail: m ? `${m.msgsPerSecond} msgs/s, ${m.seconds.toFixed(2)} s, ${m.peakRssMb} MB RSS, ${m.verified ? 'verified' : m.verify}` : 'not run',
@@ -358,11 +387,13 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
       const failed = results.filter((r) => !r.verified);
       const perRun = results.map(
         (r) =>
-          `${r.tool.padEnd(8)} ${r.set.padEnd(7)} ${r.mode.padEnd(5)} ${r.action.padEnd(6)} ${r.seconds.toFixed(2).padStart(7)} s ${r.msgsPerSecond.toFixed(0).padStart(6)} msgs/s ${r.mbPerSecond.toFixed(2).padStart(6)} MB/s  RSS ${String(r.peakRssMb).padStart(5)} MB  CPU ${String(r.cpuSeconds).padStart(5)} s  ${DURABILITY[r.tool].padEnd(34)} ${r.verify}`,
+          `${r.fs.padEnd(12)} ${r.tool.padEnd(8)} ${r.set.padEnd(7)} ${r.mode.padEnd(5)} ${r.action.padEnd(6)} ${r.seconds.toFixed(2).padStart(7)} s ${r.msgsPerSecond.toFixed(0).padStart(6)} msgs/s ${r.mbPerSecond.toFixed(2).padStart(6)} MB/s  RSS ${String(r.peakRssMb).padStart(5)} MB  CPU ${String(r.cpuSeconds).padStart(5)} s  ${DURABILITY[r.tool].padEnd(34)} ${r.verify}`,
       );
       const notes = [
         `One run per line (no medians); Dovecot ${'default'} profile on 127.0.0.1; mail: fixed4k ${sizes.fixedCount} x 4096 B (${(totalBytes(fixed) / 1e6).toFixed(1)} MB), mixed ${sizes.mixedCount} (${(totalBytes(mix) / 1e6).toFixed(1)} MB), seed 1.`,
-        `Destinations: ${placement}; file creation per run, probed before it: ${placements.join(', ')}.`,
+        ...destinations.map((d) => `Destination ${d.name}: ${d.describe}; ${d.placement}.`),
+        ...(noJournaledFs ? [`No journaled ext4 destination: ${noJournaledFs}.`] : []),
+        `File creation per run, probed before it: ${placements.join(', ')}.`,
         'Seconds = wall clock of the whole retriever process, start-up included; CPU = user+sys and RSS = peak resident set of the retriever, both from GNU time.',
         `Durability: mailnode ${DURABILITY.mailnode}; mpop ${DURABILITY.mpop}; getmail6 ${DURABILITY.getmail6}.`,
         `Every destination verified with verifyMaildir (count, body sha256, original header block) and the server's remaining count checked: ${failed.length ? `${failed.length} FAILED (${failed.map((r) => `${r.tool} ${r.set} ${r.mode} ${r.action}: ${r.verify}`).join('; ')})` : 'all OK'}.`,
@@ -375,11 +406,13 @@ ${mode === 'tls' ? `      ssl:\n        latent: N\n        ca: ${q(dv.caFile)}\n
         peerName: 'peer',
         rows,
         notes,
-        details: { sizes, results, durability: DURABILITY },
+        details: { sizes, destinations: destinations.map(({ name, describe }) => ({ name, describe })), results, durability: DURABILITY },
       };
     } finally {
       if (dovecot) await dovecot.stop();
       unregisterDovecot();
+      // Before the temp dir goes: the journaled ext4 is mounted inside it.
+      for (const unmount of unmounts) await unmount();
       if (!ctx.keep) await rm(work, { recursive: true, force: true });
       else log(`kept ${work}`);
       unregisterDir();
@@ -434,4 +467,22 @@ async function findMaildir(root: string, depth = 4): Promise<string | null> {
     if (found) return found;
   }
   return null;
+}
+
+/** "ext4 (rw,relatime,...), without a journal" for the file system holding `dir`. */
+function describeFilesystem(dir: string): string {
+  const found = spawnSync('findmnt', ['-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '-T', dir], { encoding: 'utf8', timeout: 5000 });
+  if (found.status !== 0) return "the temp dir's file system";
+  const [source = '', type = '', options = ''] = found.stdout.trim().split(/\s+/);
+  let journal = '';
+  if (type === 'ext4') {
+    // ext4 lists its journal thread per device; "<none>" when it runs without one.
+    try {
+      const task = readFileSync(`/sys/fs/ext4/${source.replace(/^\/dev\//, '')}/journal_task`, 'utf8').trim();
+      journal = task === '<none>' ? ', without a journal' : ', with a journal';
+    } catch {
+      // No sysfs entry: say nothing about the journal.
+    }
+  }
+  return `the temp dir's file system: ${source} ${type} (${options})${journal}`;
 }
