@@ -1,6 +1,6 @@
-import { close, ftruncate, open as openCallback, openSync, unlinkSync, write, writeSync } from 'node:fs';
-import { open, stat, unlink, utimes } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { close, ftruncate, linkSync, open as openCallback, openSync, unlinkSync, write, writeSync } from 'node:fs';
+import { open, readdir, stat, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, sep } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { MailboxLockedError } from '@mailnode/message-store';
 import { errorCode, isMissing, unavailable } from './io-error.ts';
@@ -35,6 +35,20 @@ const UNREADABLE_LOCK_GRACE_MS = 10_000;
 
 /** Locks held by this process, by lock path: a second open fails without touching the disk. */
 const heldLocks = new Map<string, MailboxLock>();
+
+/**
+ * This process's spare lock files, by lock path. A spare sits next to the lock, is made once per
+ * process and mailbox, and holds the process's record; taking the lock is one link() of the spare
+ * to the lock's name, releasing it one unlink() of that name. No inode is created or freed per
+ * session: on ext4 without a journal, creating a file scans past every inode its group freed in
+ * the last minutes, so a lock file made and removed per login made logins slower the longer a
+ * server ran. The lock is whole the moment its name appears, record included. Where hard links
+ * are not available the lock file is created per session instead (create()).
+ */
+const spares = new Map<string, string>();
+/** Lock paths on file systems that refused a hard link: lock files there, without spares. */
+const withoutLinks = new Set<string>();
+const SPARE_MARK = '.spare.';
 
 interface LockSnapshot {
   readonly text: string;
@@ -93,7 +107,7 @@ export class MailboxLock {
   private async create(user: string): Promise<void> {
     const record: LockRecord = { pid: process.pid, host: this.options.hostname, start: ownStartTime() };
     const text = JSON.stringify(record);
-    if (this.options.gate.open && this.options.gate.timed(() => this.createNow(text))) return;
+    if (this.options.gate.open && this.options.gate.timed(() => this.linkNow(text) ?? this.createNow(text))) return;
     let createdMaildir = false;
     let retried = false;
     for (;;) {
@@ -125,7 +139,76 @@ export class MailboxLock {
   }
 
   /**
-   * The usual case without the thread pool (see SyncIoGate): the file did not exist and the
+   * The usual case: links this process's spare to the lock's name (see `spares`). True when the
+   * lock is ours, false when a lock is there (the asynchronous path judges it), undefined when
+   * no spare can be used (createNow then makes the lock file).
+   */
+  private linkNow(text: string): boolean | undefined {
+    if (withoutLinks.has(this.path)) return undefined;
+    // Twice: a spare removed by hand is made again at once.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const spare = spares.get(this.path) ?? this.makeSpare(text);
+      if (spare === undefined) return undefined;
+      try {
+        linkSync(spare, this.path);
+        return true;
+      } catch (error) {
+        if (errorCode(error) === 'EEXIST') return false;
+        spares.delete(this.path);
+        removeQuietly(spare);
+        if (isMissing(error)) continue;
+        // No hard links on this file system (or another refusal): lock files, from now on.
+        withoutLinks.add(this.path);
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Writes this process's spare for this mailbox; undefined if it cannot be written whole. */
+  private makeSpare(text: string): string | undefined {
+    const spare = `${this.path}${SPARE_MARK}${process.pid}.${ownStartTime() ?? 0}.${this.options.hostname}`;
+    let fd: number;
+    try {
+      fd = openSync(spare, 'w', this.options.fileMode);
+    } catch {
+      return undefined;
+    }
+    let written = false;
+    try {
+      written = writeSync(fd, text, 0) === Buffer.byteLength(text);
+    } catch {
+      written = false;
+    } finally {
+      closeQuietly(fd);
+    }
+    if (!written) {
+      removeQuietly(spare);
+      return undefined;
+    }
+    spares.set(this.path, spare);
+    void this.removeDeadSpares();
+    return spare;
+  }
+
+  /** Spares of this host's processes that ended (killed, or no clean exit) are removed once per new spare. */
+  private async removeDeadSpares(): Promise<void> {
+    const prefix = `${basename(this.path)}${SPARE_MARK}`;
+    try {
+      for (const name of await readdir(dirname(this.path))) {
+        if (!name.startsWith(prefix)) continue;
+        const [pid, start, ...host] = name.slice(prefix.length).split('.');
+        if (host.join('.') !== this.options.hostname || Number(pid) === process.pid) continue;
+        const alive = isProcessAlive(Number(pid)) && (start === '0' || String(await startTimeOf(Number(pid))) === start);
+        if (!alive) await unlink(join(dirname(this.path), name)).catch(() => undefined);
+      }
+    } catch {
+      // Best effort: a spare left behind is a few bytes, and the next new spare tries again.
+    }
+  }
+
+  /**
+   * Without a spare, and without the thread pool (see SyncIoGate): the file did not exist and the
    * record fits. Anything else (a lock held or stale, no Maildir yet, a full disk) is undone
    * and left to the asynchronous path, which knows what to do about it.
    */
@@ -225,6 +308,8 @@ export class MailboxLock {
     } catch (error) {
       if (!isMissing(error)) throw unavailable('cannot remove stale mailbox lock', error);
     }
+    // Its holder ended without releasing: its spare, if it had one, is left too.
+    void this.removeDeadSpares();
   }
 
   private async snapshot(): Promise<LockSnapshot | null> {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MailboxLockedError } from '@mailnode/message-store';
@@ -174,5 +174,79 @@ describe.each([true, false])('mailbox lock (syncIo: %s)', (syncIo) => {
       expect(await exit).toBe(3);
       await session.release();
     });
+  });
+});
+
+describe('spare lock files', () => {
+  beforeEach(async () => {
+    root = await makeTempRoot();
+    store = new MaildirStore({ root, hostname: HOST });
+  });
+
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((c) => killHard(c)));
+    await removeTempRoot(root);
+  });
+
+  const lockPath = (user: string) => join(maildirOf(root, user), LOCK_FILE_NAME);
+  const spareNames = async (user: string) => (await readdir(maildirOf(root, user))).filter((name) => name.startsWith(`${LOCK_FILE_NAME}.spare.`)).sort();
+
+  it('takes and releases the lock by linking one spare: no inode made or freed per session', async () => {
+    await store.deliver('amy', Buffer.from('hello\r\n'));
+    const first = await store.openMailbox('amy');
+    const [spare, ...more] = await spareNames('amy');
+    expect(more).toEqual([]);
+    expect(spare).toMatch(new RegExp(`\\.spare\\.${process.pid}\\.\\d+\\.${HOST.replace('.', '\\.')}$`));
+    const held = await stat(lockPath('amy'));
+    const spareStat = await stat(join(maildirOf(root, 'amy'), spare!));
+    expect(held.ino).toBe(spareStat.ino);
+    expect(held.nlink).toBe(2);
+    expect(JSON.parse(await readFile(lockPath('amy'), 'utf8'))).toMatchObject({ pid: process.pid, host: HOST });
+    await first.release();
+    await expect(stat(lockPath('amy'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat(join(maildirOf(root, 'amy'), spare!))).nlink).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      const again = await store.openMailbox('amy');
+      expect((await stat(lockPath('amy'))).ino).toBe(held.ino);
+      await again.release();
+    }
+    expect(await spareNames('amy')).toEqual([spare]);
+  });
+
+  it('makes a spare removed by hand again', async () => {
+    await store.deliver('ben', Buffer.from('hello\r\n'));
+    await (await store.openMailbox('ben')).release();
+    const [spare] = await spareNames('ben');
+    await unlink(join(maildirOf(root, 'ben'), spare!));
+    const session = await store.openMailbox('ben');
+    expect(JSON.parse(await readFile(lockPath('ben'), 'utf8'))).toMatchObject({ pid: process.pid });
+    await session.release();
+    expect(await spareNames('ben')).toEqual([spare]);
+  });
+
+  it("removes the spares of this host's ended processes; keeps live and other hosts' ones", async () => {
+    await store.deliver('cat', Buffer.from('hello\r\n'));
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const deadPid = Number(gone.stdout.toString());
+    const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+    children.push(live);
+    const liveStart = parseStartTime(readFileSync(`/proc/${live.pid}/stat`, 'utf8'))!;
+    const planted = {
+      dead: `${LOCK_FILE_NAME}.spare.${deadPid}.1.${HOST}`,
+      reused: `${LOCK_FILE_NAME}.spare.${live.pid}.${liveStart + 1}.${HOST}`,
+      live: `${LOCK_FILE_NAME}.spare.${live.pid}.${liveStart}.${HOST}`,
+      foreign: `${LOCK_FILE_NAME}.spare.${deadPid}.1.other.example`,
+    };
+    for (const name of Object.values(planted)) await writeFile(join(maildirOf(root, 'cat'), name), '{}');
+    await (await store.openMailbox('cat')).release();
+    const deadline = Date.now() + 5000;
+    const swept = async () => !(await spareNames('cat')).some((name) => name === planted.dead || name === planted.reused);
+    while (!(await swept()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const left = await spareNames('cat');
+    expect(left).not.toContain(planted.dead);
+    expect(left).not.toContain(planted.reused);
+    expect(left).toContain(planted.live);
+    expect(left).toContain(planted.foreign);
+    expect(left.filter((name) => name.includes(`.spare.${process.pid}.`))).toHaveLength(1);
   });
 });
