@@ -8,7 +8,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { MessageContent } from '@mailnode/message-store';
 import { encodeMessage, LineDecoder, MAX_SASL_LINE, MessageEncoder, parseCommand } from '@mailnode/pop3-protocol';
 import { isVerb, type CommandEvent, type Pop3ServerSessionActor, type SessionEvent, type SessionIO, type WireOptions } from '@mailnode/pop3-server-session';
-import { maskCommand, type Transcript } from '@mailnode/logging';
+import { maskCommand, NO_TRANSCRIPT, type Transcript } from '@mailnode/logging';
 import { borrowChunkBuffers, returnChunkBuffers } from './chunk-buffers.ts';
 import { clientCommonName } from './tls-identity.ts';
 
@@ -42,6 +42,8 @@ export class Pop3Connection implements SessionIO {
   /** sendMessage corked the socket; flush() uncorks it. */
   private outputHeld = false;
   private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  /** A transcript is kept: only then are lines masked and cut for it (a lock-step RETR pays for every step). */
+  private readonly recording: boolean;
   private readonly closeListeners: Array<() => void> = [];
 
   constructor(
@@ -49,6 +51,7 @@ export class Pop3Connection implements SessionIO {
     private readonly options: ConnectionOptions,
   ) {
     this.socket = socket;
+    this.recording = options.transcript !== NO_TRANSCRIPT;
     this.decoder = this.newDecoder();
     this.idleTimer = setTimeout(() => this.tell({ type: 'TIMEOUT' }), options.idleTimeoutMs);
     this.idleTimer.unref();
@@ -62,7 +65,7 @@ export class Pop3Connection implements SessionIO {
       next: (snapshot) => {
         // Observers run inside the actor's own processing, where send() is only queued and the
         // snapshot would look ready for every pipelined line: pump once that step is over.
-        if (snapshot.hasTag('ready') && this.queue.length > 0) queueMicrotask(() => this.pump());
+        if (this.queue.length > 0 && snapshot.hasTag('ready')) queueMicrotask(() => this.pump());
       },
       error: () => this.close(),
     });
@@ -76,13 +79,13 @@ export class Pop3Connection implements SessionIO {
 
   write(text: string): void {
     if (this.closed) return;
-    this.options.transcript.server(this.options.id, firstLine(text));
+    if (this.recording) this.options.transcript.server(this.options.id, firstLine(text));
     if (!this.socket.write(text)) this.blockInputUntilDrained();
   }
 
   async sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void> {
     if (this.closed) throw new Error('connection closed');
-    this.options.transcript.server(this.options.id, firstLine(status));
+    if (this.recording) this.options.transcript.server(this.options.id, firstLine(status));
     if (content.kind === 'buffer') {
       // Status and body in one buffer; held in the cork with the replies before it, so a
       // pipelined run of small messages leaves in a few large writes instead of one per message.
@@ -120,7 +123,7 @@ export class Pop3Connection implements SessionIO {
 
   sendMessageNow(status: string, data: Buffer, options: WireOptions): void {
     if (this.closed) return;
-    this.options.transcript.server(this.options.id, firstLine(status));
+    if (this.recording) this.options.transcript.server(this.options.id, firstLine(status));
     if (!this.socket.write(encodeMessage(data, options, status))) this.blockInputUntilDrained();
   }
 
@@ -230,8 +233,10 @@ export class Pop3Connection implements SessionIO {
   private pump(): void {
     if (this.pumping || !this.actor) return;
     this.pumping = true;
-    // Replies to a pipelined burst leave in as few segments as possible.
-    this.socket.cork();
+    // Replies to a pipelined burst leave in as few segments as possible; a lone command's reply
+    // is one write anyway.
+    const corked = this.queue.length > 1;
+    if (corked) this.socket.cork();
     try {
       while (this.queue.length > 0 && !this.closed && !this.outputBlocked) {
         const snapshot = this.actor.getSnapshot();
@@ -242,7 +247,7 @@ export class Pop3Connection implements SessionIO {
       }
     } finally {
       this.pumping = false;
-      if (this.socket.writableCorked) this.socket.uncork();
+      if (corked) this.socket.uncork();
     }
     if (this.queue.length < this.options.maxQueuedLines && !this.outputBlocked && this.socket.isPaused() && !this.closed) this.socket.resume();
   }
@@ -273,7 +278,7 @@ export class Pop3Connection implements SessionIO {
       this.options.transcript.client(this.options.id, `[line of ${Buffer.byteLength(event.line)} bytes]`);
       return { type: 'BAD_LINE', reason: 'too-long' };
     }
-    this.options.transcript.client(this.options.id, maskCommand(event.line));
+    if (this.recording) this.options.transcript.client(this.options.id, maskCommand(event.line));
     const parsed = parseCommand(event.line);
     if (!parsed.ok) return { type: 'BAD_LINE', reason: parsed.error };
     if (!isVerb(parsed.verb)) return { type: 'UNKNOWN', verb: parsed.verb };
