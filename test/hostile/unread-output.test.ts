@@ -25,17 +25,17 @@ const SMALL_MESSAGES = 1500;
 const SMALL_MESSAGE_SIZE = 60_000;
 
 const stuckUsers = makeUsers(STUCK, 'stuck');
-const smallUser = { name: 'smalls', password: 'pw-smalls' };
+const smallUsers = makeUsers(2, 'smalls');
 const reader = { name: 'reader', password: 'pw-reader' };
 let node: MailnodeProcess;
 
 beforeAll(async () => {
   node = await startMailnode({
-    users: usersFile([...stuckUsers, reader, smallUser]),
+    users: usersFile([...stuckUsers, reader, ...smallUsers]),
     config: { pop3server: { timeout: `${TIMEOUT_MS}ms` } },
   });
   await fillMailboxes(node.mailRoot, [...stuckUsers, reader], MESSAGES, MESSAGE_SIZE);
-  await fillMailboxes(node.mailRoot, [smallUser], SMALL_MESSAGES, SMALL_MESSAGE_SIZE);
+  await fillMailboxes(node.mailRoot, smallUsers, SMALL_MESSAGES, SMALL_MESSAGE_SIZE);
 }, 60_000);
 afterEach(() => destroyAllSockets());
 afterAll(() => stopAllMailnodes());
@@ -105,16 +105,19 @@ describe('clients that never read their output', () => {
     await expectServesNormally(node, reader.name, reader.password);
   });
 
-  it(`${SMALL_MESSAGES} pipelined RETRs of small messages, one by one, never read: RSS bounded`, { timeout: 30_000 }, async () => {
-    // `RETR 0n` (a leading zero is a valid number) keeps the lines out of RETR runs: each RETR is
-    // answered within its own turn (sendMessageNow), which must stop reading input once the
-    // socket's buffer is full.
+  // Small messages are answered within the command's turn (sendMessageNow), one RETR at a time
+  // (`RETR 0n`: a leading zero is a valid number but keeps the line out of RETR runs) or a run of
+  // them at once (`RETR n`); either way reading input must stop once the output piles up.
+  it.each([
+    { lines: 'one by one', user: smallUsers[0]!, line: (n: number) => `RETR 0${n}\r\n` },
+    { lines: 'in runs', user: smallUsers[1]!, line: (n: number) => `RETR ${n}\r\n` },
+  ])(`${SMALL_MESSAGES} pipelined RETRs of small messages, $lines, never read: RSS bounded`, { timeout: 30_000 }, async ({ user, line }) => {
     const before = rssBytes(node.pid);
     const watch = watchRss(node.pid);
     const client = await Pop3Socket.connect(node.ports.pop3);
-    expect(await loginUserPass(client, smallUser.name, smallUser.password)).toMatch(/^\+OK Logged in, 1500 messages/);
+    expect(await loginUserPass(client, user.name, user.password)).toMatch(/^\+OK Logged in, 1500 messages/);
     client.pause();
-    client.write(Array.from({ length: SMALL_MESSAGES }, (_, i) => `RETR 0${i + 1}\r\n`).join(''));
+    client.write(Array.from({ length: SMALL_MESSAGES }, (_, i) => line(i + 1)).join(''));
     await sleep(2000);
     const peak = watch.stop();
     console.log(`unread small RETRs: ${mib(SMALL_MESSAGES * SMALL_MESSAGE_SIZE)} asked, RSS before ${mib(before)}, peak ${mib(peak)}`);

@@ -121,10 +121,13 @@ export class Pop3Connection implements SessionIO {
     }
   }
 
-  sendMessageNow(status: string, data: Buffer, options: WireOptions): void {
-    if (this.closed) return;
+  sendMessageNow(status: string, data: Buffer, options: WireOptions): boolean {
+    if (this.closed) return false;
     if (this.recording) this.options.transcript.server(this.options.id, firstLine(status));
-    if (!this.socket.write(encodeMessage(data, options, status))) this.blockInputUntilDrained();
+    this.socket.write(encodeMessage(data, options, status));
+    // Like a held run of sendMessage: up to HELD_OUTPUT_BYTES may wait in the socket's buffer (a
+    // pipelined run leaves in a few large writes); past that the session waits in flush().
+    return this.socket.writableLength < HELD_OUTPUT_BYTES;
   }
 
   async flush(): Promise<void> {

@@ -67,8 +67,6 @@ export const pop3ServerMachine = setup({
     saslCredentials: ({ context }) => context.saslStep?.kind === 'credentials',
     saslAuthFailure: ({ context }) => context.saslStep?.kind === 'fail' && context.saslStep.authFailure,
     authOk: (_, params: { ok: boolean }) => params.ok,
-    transferFound: ({ context, event }) =>
-      !('reply' in resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)),
   },
   actions: {
     reply: ({ context }, params: { text: string }) => context.io.write(params.text),
@@ -192,30 +190,24 @@ export const pop3ServerMachine = setup({
       const handler: TransactionHandler = transactionCommands[event.type as TransactionVerb];
       context.io.write(handler(context, command(event).args).reply);
     },
-    replyTransferError: ({ context, event }) => {
-      const found = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args);
-      if ('reply' in found) context.io.write(found.reply);
-    },
-    // A lock-step RETR of a small message: answered within this transition, no state change and
-    // no promise hops (together they cost more than reading and sending 4 KiB). When the store
-    // cannot read the message at once, the command goes the `sending` way; self.send is taken
-    // before any later command, as the mailbox of this actor is still being processed.
+    // RETR, TOP and pipelined RETR runs of small messages are answered within this transition:
+    // no state change and no promise hops (together they cost more than reading and sending
+    // 4 KiB). What the store cannot read at once goes the `sending` way, and so does the session
+    // when the client has output to catch up on (sending waits for it); self.send is taken before
+    // any later command, as this actor's mailbox is still being processed.
     sendAtOnce: ({ context, event, self }) => {
-      const step = resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args) as { index: number; bodyLines?: number };
-      const wire = step.bodyLines === undefined ? context.wire : { ...context.wire, bodyLines: step.bodyLines };
-      if (!transferNow(context.io, context.mailbox!, step.index, wire)) {
-        self.send({ type: 'TRANSFER_LATER', command: command(event) });
-        return;
-      }
-      if (step.bodyLines === undefined) (context.retrieved as Set<number>).add(step.index);
-    },
-    startTransfer: ({ context, event, self }) => {
-      // The plan comes from the event that entered `sending`: no context copy per RETR.
-      const later = (event as Extract<SessionEvent, { type: 'TRANSFER_LATER' }>).command;
       const steps =
         event.type === 'RETR_RUN'
           ? event.items.map((args) => resolveTransfer(context, 'RETR', args))
-          : [resolveTransfer(context, later.type as 'RETR' | 'TOP', later.args)];
+          : [resolveTransfer(context, command(event).type as 'RETR' | 'TOP', command(event).args)];
+      const { sent, later } = transferNow(context.io, context.mailbox!, steps, context.wire);
+      // In place, like DELE marks: this session's own set, never shared.
+      for (const index of sent) (context.retrieved as Set<number>).add(index);
+      if (later) self.send({ type: 'TRANSFER_LATER', steps: later });
+    },
+    startTransfer: ({ context, event, self }) => {
+      // The plan comes from the event that entered `sending`: no context copy per RETR.
+      const { steps } = event as Extract<SessionEvent, { type: 'TRANSFER_LATER' }>;
       const report = (done: SessionEvent) => {
         if (self.getSnapshot().status === 'active') self.send(done);
       };
@@ -401,9 +393,9 @@ export const pop3ServerMachine = setup({
             RSET: { actions: 'runTransactionCommand' },
             NOOP: { actions: 'runTransactionCommand' },
             CAPA: { actions: 'replyCapa' },
-            RETR: [{ guard: 'transferFound', actions: 'sendAtOnce' }, { actions: 'replyTransferError' }],
-            TOP: [{ guard: 'transferFound', actions: 'sendAtOnce' }, { actions: 'replyTransferError' }],
-            RETR_RUN: { target: 'sending' },
+            RETR: { actions: 'sendAtOnce' },
+            TOP: { actions: 'sendAtOnce' },
+            RETR_RUN: { actions: 'sendAtOnce' },
             TRANSFER_LATER: { target: 'sending' },
             QUIT: '#pop3-server-session.update',
           },

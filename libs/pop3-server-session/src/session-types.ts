@@ -21,9 +21,10 @@ export interface SessionIO {
   sendMessage(status: string, content: MessageContent, options: WireOptions): Promise<void>;
   /**
    * Writes the status line and a whole message already read, encoded, with whatever replies are
-   * pending; backpressure as for write(). The answer to a RETR within its turn.
+   * pending: the answer to a RETR within its turn. Returns whether the connection takes more
+   * output now; when not, the session waits in flush() before it takes the next command.
    */
-  sendMessageNow(status: string, data: Buffer, options: WireOptions): void;
+  sendMessageNow(status: string, data: Buffer, options: WireOptions): boolean;
   /** Sends what sendMessage held back; resolves once the socket can take more. */
   flush(): Promise<void>;
   /** Answer already sent; upgrade the socket, dropping any plaintext the client pipelined. */
@@ -108,8 +109,8 @@ export type SessionEvent =
    * (the connection batches them); answered in order exactly as the single commands would be.
    */
   | { readonly type: 'RETR_RUN'; readonly items: readonly (readonly string[])[] }
-  /** A RETR or TOP the session could not answer at once (readNow said no): the slow way. */
-  | { readonly type: 'TRANSFER_LATER'; readonly command: CommandEvent }
+  /** RETR/TOP steps the session could not answer at once (see transferNow): the slow way. */
+  | { readonly type: 'TRANSFER_LATER'; readonly steps: readonly TransferStep[] }
   /** `sent`: indexes of the messages sent in full by RETR (not TOP), for expire 0. */
   | { readonly type: 'TRANSFER_DONE'; readonly sent: readonly number[] }
   | { readonly type: 'TRANSFER_FAILED'; readonly error: unknown }

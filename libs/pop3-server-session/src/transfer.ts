@@ -34,14 +34,27 @@ export async function transferMessage(io: SessionIO, mailbox: MailboxSession, in
 }
 
 /**
- * Answers a RETR or TOP at once if the store can read the message at once (see readNow);
- * false when it cannot, and nothing was sent.
+ * Answers steps at once while the store can read their messages at once (see readNow) and the
+ * connection takes more output. Returns the indexes RETR sent in full and, unless all went out
+ * with room to spare, the steps left (from the first not answered now; maybe none): those go the
+ * asynchronous way (transferSteps), which also waits for the client to catch up.
  */
-export function transferNow(io: SessionIO, mailbox: MailboxSession, index: number, wire: WireOptions): boolean {
-  const data = mailbox.readNow(index);
-  if (data === undefined) return false;
-  io.sendMessageNow(transferStatus(mailbox, index, wire.bodyLines), data, wire);
-  return true;
+export function transferNow(io: SessionIO, mailbox: MailboxSession, steps: readonly TransferStep[], wire: WireOptions): { sent: number[]; later?: readonly TransferStep[] } {
+  const sent: number[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if ('reply' in step) {
+      io.write(step.reply);
+      continue;
+    }
+    const data = mailbox.readNow(step.index);
+    if (data === undefined) return { sent, later: steps.slice(i) };
+    const options = step.bodyLines === undefined ? wire : { ...wire, bodyLines: step.bodyLines };
+    const more = io.sendMessageNow(transferStatus(mailbox, step.index, step.bodyLines), data, options);
+    if (step.bodyLines === undefined) sent.push(step.index);
+    if (!more) return { sent, later: steps.slice(i + 1) };
+  }
+  return { sent };
 }
 
 function transferStatus(mailbox: MailboxSession, index: number, bodyLines: number | undefined): string {

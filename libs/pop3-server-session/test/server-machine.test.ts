@@ -307,6 +307,39 @@ describe('TRANSACTION and UPDATE', () => {
     expect(session.calls.commit).toEqual([[0, 2]]);
   });
 
+  it('answers a RETR run at once, with no state change, while the store reads at once', async () => {
+    const session = await loggedIn({ expire: 0 });
+    session.states.length = 0;
+    session.raw({ type: 'RETR_RUN', items: [['1'], ['2'], ['3']] });
+    await session.settle();
+    expect(session.io.take().match(/^\+OK \d+ octets/gm)).toHaveLength(3);
+    expect(session.io.sends).toEqual(['now', 'now', 'now']);
+    expect(session.states.some((state) => state.includes('sending'))).toBe(false);
+    await session.send('QUIT');
+    expect(session.calls.commit).toEqual([[0, 1, 2]]);
+  });
+
+  it.each([
+    { why: 'the store cannot read message 2 at once', options: { notNow: [1] }, takesMore: Infinity },
+    { why: 'the connection takes no more after message 1', options: {}, takesMore: 1 },
+  ])('finishes a RETR run the sending way, in order, when $why', async ({ options, takesMore }) => {
+    const inOrder = await loggedIn({ expire: 0 });
+    inOrder.raw({ type: 'RETR_RUN', items: [['1'], ['9'], ['2'], ['3']] });
+    await inOrder.settle();
+    const expected = inOrder.io.take();
+
+    const session = await loggedIn({ expire: 0, ...options });
+    session.io.takesMore = takesMore;
+    session.states.length = 0;
+    session.raw({ type: 'RETR_RUN', items: [['1'], ['9'], ['2'], ['3']] });
+    await session.settle();
+    expect(session.io.take()).toBe(expected);
+    expect(session.io.sends).toEqual(['now', 'later', 'later']);
+    expect(session.states.filter((state) => state.includes('sending'))).toHaveLength(1);
+    await session.send('QUIT');
+    expect(session.calls.commit).toEqual([[0, 1, 2]]);
+  });
+
   it('is not taken before login: a RETR run in AUTHORIZATION is a bad command', async () => {
     const session = startSession({ messages: MESSAGES });
     await session.settle();

@@ -31,9 +31,12 @@ export class FakeIO implements SessionIO {
     this.sends.push('later');
     this.out.push(status + encodeMessage(content.data, options).toString('latin1'));
   }
+  /** sendMessageNow answers that the connection takes no more output after this many messages. */
+  takesMore = Infinity;
   sendMessageNow(status: string, data: Buffer, options: WireOptions) {
     this.sends.push('now');
     this.out.push(status + encodeMessage(data, options).toString('latin1'));
+    return this.sends.filter((how) => how === 'now').length < this.takesMore;
   }
   flushes = 0;
   async flush() {
@@ -66,6 +69,8 @@ export interface HarnessOptions {
   authFailures?: number;
   /** The store cannot read at once (readNow answers undefined): every RETR goes the slow way. */
   noReadNow?: boolean;
+  /** Messages (0-based) the store cannot read at once. */
+  notNow?: number[];
 }
 
 /** Alice's password is pw-alice; bob's stored secret is a hash (APOP/CRAM unavailable). */
@@ -99,7 +104,7 @@ export function startSession(options: HarnessOptions = {}) {
     user: 'alice',
     messages,
     read: async (index) => ({ kind: 'buffer', data: Buffer.from(options.messages![index]!.body) }),
-    readNow: (index) => (options.noReadNow ? undefined : Buffer.from(options.messages![index]!.body)),
+    readNow: (index) => (options.noReadNow || options.notNow?.includes(index) ? undefined : Buffer.from(options.messages![index]!.body)),
     commit: async (deleted) => {
       calls.commit.push([...deleted].sort((a, b) => a - b));
       return { deleted: deleted.size, missing: 0 };
