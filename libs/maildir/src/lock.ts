@@ -168,24 +168,7 @@ export class MailboxLock {
   /** Writes this process's spare for this mailbox; undefined if it cannot be written whole. */
   private makeSpare(text: string): string | undefined {
     const spare = `${this.path}${SPARE_MARK}${process.pid}.${ownStartTime() ?? 0}.${this.options.hostname}`;
-    let fd: number;
-    try {
-      fd = openSync(spare, 'w', this.options.fileMode);
-    } catch {
-      return undefined;
-    }
-    let written = false;
-    try {
-      written = writeSync(fd, text, 0) === Buffer.byteLength(text);
-    } catch {
-      written = false;
-    } finally {
-      closeQuietly(fd);
-    }
-    if (!written) {
-      removeQuietly(spare);
-      return undefined;
-    }
+    if (!writeWhole(spare, 'w', this.options.fileMode, text)) return undefined;
     spares.set(this.path, spare);
     void this.removeDeadSpares();
     return spare;
@@ -213,24 +196,9 @@ export class MailboxLock {
    * and left to the asynchronous path, which knows what to do about it.
    */
   private createNow(text: string): boolean {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'wx', this.options.fileMode);
-    } catch {
-      return false;
-    }
-    let written = false;
-    try {
-      written = writeSync(fd, text, 0) === Buffer.byteLength(text);
-    } catch {
-      written = false;
-    } finally {
-      closeQuietly(fd);
-    }
-    // If even the removal fails, the lock is left empty: the asynchronous path then sees a lock
-    // being written, and refuses for now.
-    if (!written) removeQuietly(this.path);
-    return written;
+    // If a failed write's removal fails too, the lock is left empty: the asynchronous path then
+    // sees a lock being written, and refuses for now.
+    return writeWhole(this.path, 'wx', this.options.fileMode, text);
   }
 
   /**
@@ -344,6 +312,26 @@ export class MailboxLock {
   }
 }
 
+
+/** Opens `path` with `flags`, writes `text` and closes: true if all of it was written; a file it could not fill is removed. */
+function writeWhole(path: string, flags: 'w' | 'wx', mode: number, text: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, flags, mode);
+  } catch {
+    return false;
+  }
+  let written = false;
+  try {
+    written = writeSync(fd, text, 0) === Buffer.byteLength(text);
+  } catch {
+    written = false;
+  } finally {
+    closeQuietly(fd);
+  }
+  if (!written) removeQuietly(path);
+  return written;
+}
 
 function openExclusive(path: string, mode: number): Promise<number> {
   return new Promise((resolve, reject) => openCallback(path, 'wx', mode, (error, fd) => (error ? reject(error) : resolve(fd))));
