@@ -256,9 +256,10 @@ export class Pop3Connection implements SessionIO {
   }
 
   /**
-   * A pipelined burst of RETRs goes to the session as one RETR_RUN: one state change per burst
-   * instead of two per message, which is most of what a small RETR costs. Only lines that are
-   * plainly `RETR <arg>` join; anything else stays queued and is handled on its own, in order.
+   * A pipelined burst of RETRs goes to the session as one RETR_RUN: one machine transition per
+   * burst instead of one per message (a transition costs about what reading and encoding a
+   * small message does). Only lines that are plainly `RETR <arg>` join; anything else stays
+   * queued and is handled on its own, in order.
    */
   private retrRun(first: CommandEvent): SessionEvent {
     if (!isPlainRetr(this.queue[0])) return first;
