@@ -19,6 +19,11 @@ export interface LockRecord {
 export interface LockOptions {
   readonly hostname: string;
   readonly foreignLockStaleMs: number;
+  /**
+   * Spares kept at most (one per mailbox opened): past that the oldest not in use is removed, so
+   * a node serving very many mailboxes does not keep a spare, and its name in memory, for each.
+   */
+  readonly maxSpares: number;
   readonly fileMode: number;
   readonly log: MaildirLogger;
   /** Creates the Maildir when the lock file cannot be created because it is missing. */
@@ -170,6 +175,7 @@ export class MailboxLock {
     const spare = `${this.path}${SPARE_MARK}${process.pid}.${ownStartTime() ?? 0}.${this.options.hostname}`;
     if (!writeWhole(spare, 'w', this.options.fileMode, text)) return undefined;
     spares.set(this.path, spare);
+    while (spares.size > this.options.maxSpares && retireOldestSpare());
     void this.removeDeadSpares();
     return spare;
   }
@@ -312,6 +318,17 @@ export class MailboxLock {
   }
 }
 
+
+/** Removes the spare made longest ago whose lock this process does not hold; false if all are held. */
+function retireOldestSpare(): boolean {
+  for (const [lockPath, spare] of spares) {
+    if (heldLocks.has(lockPath)) continue;
+    spares.delete(lockPath);
+    removeQuietly(spare);
+    return true;
+  }
+  return false;
+}
 
 /** Opens `path` with `flags`, writes `text` and closes: true if all of it was written; a file it could not fill is removed. */
 function writeWhole(path: string, flags: 'w' | 'wx', mode: number, text: string): boolean {

@@ -53,6 +53,7 @@ export class MaildirStore implements MessageStore {
       lock = await MailboxLock.acquire(user, paths.lock, {
         hostname: this.options.hostname,
         foreignLockStaleMs: this.options.foreignLockStaleMs,
+        maxSpares: this.options.maxSpareLocks,
         fileMode: this.options.fileMode,
         log: this.options.log,
         createMaildir: () => this.createMaildir(paths),

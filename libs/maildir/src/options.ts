@@ -28,6 +28,11 @@ export interface MaildirStoreOptions {
   readonly syncMethod?: SyncMethod;
   /** A lock written by another host is stale when its mtime is older than this. Default 10 minutes. */
   readonly foreignLockStaleMs?: number;
+  /**
+   * Spare lock files kept, one per mailbox opened (see lock.ts); past that the oldest not in
+   * use is removed. Default 10 000.
+   */
+  readonly maxSpareLocks?: number;
   /** Mode of message and lock files. Default 0o600. */
   readonly fileMode?: number;
   /** Mode of created directories. Default 0o700. */
@@ -42,6 +47,7 @@ export interface ResolvedOptions {
   readonly syncIo: boolean;
   readonly syncMethod: SyncMethod;
   readonly foreignLockStaleMs: number;
+  readonly maxSpareLocks: number;
   readonly fileMode: number;
   readonly dirMode: number;
   readonly log: MaildirLogger;
@@ -60,6 +66,7 @@ export function resolveOptions(options: MaildirStoreOptions): ResolvedOptions {
     syncIo: options.syncIo ?? true,
     syncMethod: options.syncMethod ?? 'syncfs',
     foreignLockStaleMs: positive('foreignLockStaleMs', options.foreignLockStaleMs ?? 10 * 60_000),
+    maxSpareLocks: positive('maxSpareLocks', options.maxSpareLocks ?? 10_000),
     fileMode: options.fileMode ?? 0o600,
     dirMode: options.dirMode ?? 0o700,
     log: options.log ?? silent,

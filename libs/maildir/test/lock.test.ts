@@ -224,6 +224,19 @@ describe('spare lock files', () => {
     expect(await spareNames('ben')).toEqual([spare]);
   });
 
+  it('keeps at most maxSpareLocks spares, removing the oldest not in use', async () => {
+    const few = new MaildirStore({ root, hostname: HOST, maxSpareLocks: 2 });
+    const users = ['dan', 'dee', 'don', 'dot'];
+    for (const user of users) await few.deliver(user, Buffer.from('hello\r\n'));
+    const held = await few.openMailbox('dan');
+    for (const user of users.slice(1)) await (await few.openMailbox(user)).release();
+    // dan's spare is in use (its lock is held) and stays; the oldest free ones went instead.
+    expect(await Promise.all(users.map(async (user) => (await spareNames(user)).length))).toEqual([1, 0, 0, 1]);
+    await held.release();
+    await (await few.openMailbox('dee')).release();
+    expect(await Promise.all(users.map(async (user) => (await spareNames(user)).length))).toEqual([0, 1, 0, 1]);
+  });
+
   it("removes the spares of this host's ended processes; keeps live and other hosts' ones", async () => {
     await store.deliver('cat', Buffer.from('hello\r\n'));
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
