@@ -158,12 +158,19 @@ export class MailboxLock {
         linkSync(spare, this.path);
         return true;
       } catch (error) {
-        if (errorCode(error) === 'EEXIST') return false;
-        spares.delete(this.path);
-        removeQuietly(spare);
-        if (isMissing(error)) continue;
-        // No hard links on this file system (or another refusal): lock files, from now on.
-        withoutLinks.add(this.path);
+        const code = errorCode(error);
+        if (code === 'EEXIST') return false;
+        if (isMissing(error)) {
+          spares.delete(this.path);
+          continue;
+        }
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+          // No hard links on this file system: lock files there, from now on.
+          spares.delete(this.path);
+          removeQuietly(spare);
+          withoutLinks.add(this.path);
+        }
+        // Anything else (a full disk the directory cannot grow on...): a lock file this time.
         return undefined;
       }
     }
