@@ -149,13 +149,18 @@ export const retrieverSection: Section = {
       };
 
       const destinations: Destination[] = [];
-      const noJournaledFs = journaledFsUnavailableReason();
-      if (noJournaledFs) log(`destinations on the temp dir's file system only; no journaled ext4: ${noJournaledFs}`);
-      else {
-        const journaled = await mountJournaledExt4(work);
-        unmounts.push(() => journaled.unmount());
-        destinations.push({ name: 'ext4+journal', describe: journaled.describe, runsRoot: join(journaled.dir, 'runs'), placement: '' });
+      let noJournaledFs = journaledFsUnavailableReason();
+      if (!noJournaledFs) {
+        try {
+          const journaled = await mountJournaledExt4(work);
+          unmounts.push(() => journaled.unmount());
+          destinations.push({ name: 'ext4+journal', describe: journaled.describe, runsRoot: join(journaled.dir, 'runs'), placement: '' });
+        } catch (error) {
+          // A container without loop devices, say: measure where we can.
+          noJournaledFs = (error as Error).message;
+        }
       }
+      if (noJournaledFs) log(`destinations on the temp dir's file system only; no journaled ext4: ${noJournaledFs}`);
       destinations.push({ name: 'root fs', describe: describeFilesystem(work), runsRoot: join(work, 'runs'), placement: '' });
       for (const destination of destinations) {
         await mkdir(destination.runsRoot, { mode: 0o755 });
